@@ -1,0 +1,59 @@
+"""The ``vadbench`` command line: a thin typer app that parses, calls the library and prints.
+
+Every command lives in a module of :mod:`vadbench.commands` that exposes ``register(apps)``; those modules
+import only light things at top level (typer, pathlib) so that ``vadbench --help`` starts fast. Heavy
+imports (numpy, pandas, torch, av, open_clip) happen inside the command functions.
+
+Example:
+    $ vadbench --help
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="vadbench",
+    help="vadbench: a benchmark suite for video anomaly detection (VAD).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+datasets_app = typer.Typer(help="Dataset tools: check a layout, make the synthetic dataset.", no_args_is_help=True)
+gt_app = typer.Typer(help="Ground-truth frame labels under a named convention.", no_args_is_help=True)
+methods_app = typer.Typer(help="The registered methods.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(gt_app, name="gt")
+app.add_typer(methods_app, name="methods")
+
+#: Sub-apps handed to each command module's ``register``.
+APPS = {"root": app, "datasets": datasets_app, "gt": gt_app, "methods": methods_app}
+
+#: Command modules, in help order. Each defines ``register(apps: dict[str, typer.Typer]) -> None``.
+COMMAND_MODULES = (
+    "run",
+    "score",
+    "leaderboard",
+    "datasets",
+    "extract",
+)
+
+for _name in COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(f"vadbench.commands.{_name}")
+    except ModuleNotFoundError as _err:  # a command module not written yet
+        if _err.name != f"vadbench.commands.{_name}":
+            raise
+        continue
+    _module.register(APPS)
+
+
+def main() -> None:
+    """Entry point of the ``vadbench`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Methods: one module (or package) per method, plus :mod:`vadbench.methods.base` (the Method contract)."""
