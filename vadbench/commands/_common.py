@@ -23,7 +23,9 @@ def fail_on_error(func: F) -> F:
         except VadbenchError as err:
             from rich.console import Console
 
-            Console(stderr=True).print(f"[red]error:[/red] {err}", markup=True, highlight=False)
+            from rich.text import Text
+
+            Console(stderr=True).print(Text("error: ", style="red") + Text(str(err)), highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -21,7 +21,7 @@ Example:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -49,6 +49,46 @@ class FeatureSample:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class FramesSample:
+    """One video's decoded frames, read lazily: ``path`` is a video file or a frame folder
+    (open it with :func:`vadbench.video.open_video`); ``n_frames`` / ``fps`` come from the dataset table.
+
+    ``label`` / ``classes`` are filled for training samples only, as for :class:`FeatureSample`.
+    """
+
+    video: str
+    path: Path
+    n_frames: int
+    fps: float = 25.0
+    label: int | None = None
+    classes: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TracksSample:
+    """One video's object tracks (``vadbench.tracks.load_tracks``): one entry per track; ``n_frames`` lets the
+    method return one score per frame. ``label`` / ``classes`` are filled for training samples only."""
+
+    video: str
+    tracks: list[Any]
+    n_frames: int
+    fps: float = 25.0
+    label: int | None = None
+    classes: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+#: What :meth:`Method.fit` / :meth:`Method.score` receive, per ``input_kind``.
+SAMPLE_TYPES: dict[str, type] = {"features": FeatureSample, "frames": FramesSample, "tracks": TracksSample}
+
+#: The runner's test-set callback (only with explicit test-set selection, ``selection=test``): it scores the
+#: test set with the method's current state and returns metrics per output key, e.g.
+#: ``{"c": {"auc_micro": 0.91, "ap": 0.5, ...}, "a": {...}}``. The method never sees the labels themselves.
+TestEvaluator = Callable[[], dict[str, dict[str, float]]]
+
+
 class Method(ABC):
     """Base class of all methods.
 
@@ -68,6 +108,10 @@ class Method(ABC):
         self.config: dict[str, Any] = dict(config or {})
         self.device = device
         self.seed = seed
+        #: A folder where ``fit`` may keep resumable training state (set by the runner: ``runs/<id>/work``).
+        self.work_dir: Path | None = None
+        #: Set by the runner only when test-set selection is explicitly allowed (see :data:`TestEvaluator`).
+        self.test_evaluator: TestEvaluator | None = None
 
     @abstractmethod
     def fit(self, samples: Sequence[Any]) -> Method:

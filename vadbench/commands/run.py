@@ -1,0 +1,226 @@
+"""``vadbench run``, ``vadbench grid`` and ``vadbench methods list``: thin wrappers over the runner.
+
+Example:
+    $ vadbench run --method vadclip --dataset synthetic --preset tiny
+    $ vadbench grid --methods vadclip --datasets synthetic --preset tiny
+    $ vadbench methods list
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vadbench.commands._common import fail_on_error
+
+DEFAULT_RESULTS = Path("runs") / "results.csv"
+
+
+def _parse_sets(values: list[str] | None) -> dict[str, Any]:
+    """``key=value`` method options (values read as YAML scalars: ``lr=1e-4``, ``mask_padding=true``)."""
+    import yaml
+
+    from vadbench.errors import ConfigError
+
+    out: dict[str, Any] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, found {item!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _print_metrics(result: Any) -> None:
+    import math
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{result.run_id}  [{result.row.get('protocol', '')}]", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result.metrics.items():
+        if isinstance(value, float):
+            text = (
+                "n/a"
+                if math.isnan(value)
+                else (f"{value:.4f}" if key == "n_one_class" else f"{100 * value:.2f}")
+            )
+        else:
+            text = str(value)
+        table.add_row(key, text)
+    console = Console()
+    console.print(table)
+    if result.resumed:
+        console.print(f"resumed: {', '.join(result.resumed)} (use --fresh to refit)")
+    console.print(f"run folder: {result.run_dir}  (report: {result.run_dir / 'report.html'})")
+
+
+def register(apps: dict[str, typer.Typer]) -> None:
+    """Add ``run`` and ``grid`` to the root app and ``list`` to ``vadbench methods``."""
+    root, methods_app = apps["root"], apps["methods"]
+
+    @root.command("run")
+    @fail_on_error
+    def run_cmd(
+        method: Annotated[
+            str, typer.Option("--method", "-m", help="Registered method name (vadbench methods list).")
+        ],
+        dataset: Annotated[
+            str, typer.Option("--dataset", "-d", help="Registered dataset name.")
+        ] = "synthetic",
+        root_: Annotated[
+            Path | None,
+            typer.Option("--root", help="Dataset root (default: $VADBENCH_DATA/<name> or the card)."),
+        ] = None,
+        preset: Annotated[
+            str | None, typer.Option("--preset", "-p", help="Preset of methods/<method>/metafile.yaml.")
+        ] = None,
+        device: Annotated[str, typer.Option(help="auto, cpu or cuda[:i].")] = "auto",
+        seed: Annotated[int | None, typer.Option(help="Seed (default: the preset's, else 0).")] = None,
+        epochs: Annotated[int | None, typer.Option(help="Override the number of training epochs.")] = None,
+        leaderboard: Annotated[
+            Path, typer.Option(help="Results CSV the row is appended to.")
+        ] = DEFAULT_RESULTS,
+        runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run folders go.")] = Path("runs"),
+        protocol: Annotated[
+            str | None,
+            typer.Option(help="Protocol preset name or string (default: the preset's / dataset's)."),
+        ] = None,
+        set_: Annotated[
+            list[str] | None, typer.Option("--set", help="Method option key=value (repeatable).")
+        ] = None,
+        fresh: Annotated[
+            bool, typer.Option("--fresh", help="Ignore an earlier run of this config; refit.")
+        ] = False,
+        select_on_test: Annotated[
+            bool,
+            typer.Option(
+                "--select-on-test", help="Allow test-set checkpoint selection (recorded selection=test)."
+            ),
+        ] = False,
+        progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
+    ) -> None:
+        """Train and evaluate one method on one dataset; write runs/<id>/ and a result row."""
+        from vadbench.runner import run
+
+        result = run(
+            method,
+            dataset,
+            root=root_,
+            preset=preset,
+            device=device,
+            seed=seed,
+            epochs=epochs,
+            leaderboard=leaderboard,
+            runs_dir=runs_dir,
+            overrides=_parse_sets(set_),
+            fresh=fresh,
+            select_on_test=select_on_test,
+            protocol=protocol,
+            progress=progress,
+        )
+        _print_metrics(result)
+        typer.echo(f"row appended to {leaderboard}")
+
+    @root.command("grid")
+    @fail_on_error
+    def grid_cmd(
+        methods: Annotated[str, typer.Option("--methods", help="Comma-separated method names.")],
+        datasets: Annotated[
+            str, typer.Option("--datasets", help="Comma-separated dataset names.")
+        ] = "synthetic",
+        executor: Annotated[
+            str, typer.Option(help="local (this process) or slurm (submitit jobs).")
+        ] = "local",
+        cluster: Annotated[
+            str | None, typer.Option(help="submitit cluster: none = auto (Slurm), local, debug.")
+        ] = None,
+        preset: Annotated[str | None, typer.Option("--preset", "-p", help="Preset for every run.")] = None,
+        root_: Annotated[Path | None, typer.Option("--root", help="Dataset root (one dataset only).")] = None,
+        protocol: Annotated[str | None, typer.Option(help="Protocol name or string for every run.")] = None,
+        device: Annotated[str, typer.Option(help="auto, cpu or cuda[:i].")] = "auto",
+        seed: Annotated[int | None, typer.Option(help="Seed of every run.")] = None,
+        epochs: Annotated[int | None, typer.Option(help="Override the epochs of every run.")] = None,
+        leaderboard: Annotated[
+            Path, typer.Option(help="Results CSV rows are appended to.")
+        ] = DEFAULT_RESULTS,
+        runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run folders go.")] = Path("runs"),
+        partition: Annotated[str | None, typer.Option(help="Slurm partition.")] = None,
+        timeout_min: Annotated[int, typer.Option(help="Slurm time limit per job (minutes).")] = 600,
+        gpus: Annotated[int, typer.Option(help="GPUs per Slurm job.")] = 0,
+        fresh: Annotated[bool, typer.Option("--fresh", help="Refit every run.")] = False,
+        progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
+    ) -> None:
+        """Run every (method, dataset) pair; a failed run is recorded (status=failed) and the grid goes on."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from vadbench.runner import grid
+
+        slurm: dict[str, Any] = {"timeout_min": timeout_min}
+        if executor == "slurm":
+            if partition:
+                slurm["slurm_partition"] = partition
+            if gpus:
+                slurm["gpus_per_node"] = gpus
+        results = grid(
+            [m.strip() for m in methods.split(",") if m.strip()],
+            [d.strip() for d in datasets.split(",") if d.strip()],
+            executor=executor,
+            cluster=cluster,
+            slurm=slurm,
+            leaderboard=leaderboard,
+            runs_dir=runs_dir,
+            preset=preset,
+            root=root_,
+            protocol=protocol,
+            device=device,
+            seed=seed,
+            epochs=epochs,
+            fresh=fresh,
+            progress=progress,
+        )
+        table = Table(title="grid", title_justify="left")
+        for col in ("method", "dataset", "status", "auc_micro", "run / error"):
+            table.add_column(col)
+        for res in results:
+            auc = res.metrics.get("auc_micro")
+            table.add_row(
+                str(res.row.get("method", "")),
+                str(res.row.get("dataset", "")),
+                "[green]ok[/green]" if res.status == "ok" else "[red]failed[/red]",
+                "" if auc is None else f"{100 * float(auc):.2f}",
+                str(res.run_dir) if res.status == "ok" else res.error.splitlines()[0][:120],
+            )
+        Console().print(table)
+        typer.echo(f"rows appended to {leaderboard}")
+        if any(r.status != "ok" for r in results):
+            raise typer.Exit(1)
+
+    @methods_app.command("list")
+    @fail_on_error
+    def methods_list() -> None:
+        """Show the registered methods: supervision, inputs, unit and the datasets that have presets."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from vadbench.registry import METHODS
+        from vadbench.runner import method_presets
+
+        table = Table(title="methods", title_justify="left")
+        for col in ("method", "supervision", "inputs", "unit", "presets (dataset: names)"):
+            table.add_column(col)
+        for name in METHODS.names():
+            try:
+                cls = METHODS.get(name)
+            except Exception as err:  # noqa: BLE001 - one broken plugin must not hide the others
+                table.add_row(name, "[red]error[/red]", "", "", f"{type(err).__name__}: {err}"[:100])
+                continue
+            presets = method_presets(name)
+            text = "; ".join(f"{ds}: {', '.join(names)}" for ds, names in presets.items()) or "-"
+            table.add_row(name, cls.supervision, cls.input_kind, getattr(cls, "unit", ""), text)
+        Console().print(table)

@@ -1,0 +1,211 @@
+"""The column vocabulary of the three CSV kinds, metric names, and the percent <-> fraction scale.
+
+Measured metric values are **fractions** in [0, 1] (``n_one_class`` is a count); ``published.csv`` and
+``baselines.csv`` hold **percent** as the papers print them. :func:`to_percent` / :func:`from_percent` are
+the one place the two scales meet; rendering shows percent with two decimals (:func:`format_percent`).
+
+Imports the standard library and :mod:`vadbench.metrics` (numpy; the metric names live there).
+
+Example:
+    >>> canonical_metric("anticipation_auc@1s"), to_percent(0.25)
+    ('anticipation_auc@1.0s', 25.0)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from vadbench.metrics import MAP_IOUS, METRIC_KEYS
+
+# ----------------------------------------------------------------------------------------------------
+# Column vocabulary
+# ----------------------------------------------------------------------------------------------------
+
+#: Metric columns of a result row, in display order: the keys of ``metrics.evaluate`` and ``metrics.map_iou``
+#: (imported, not copied: vadbench.metrics is where these names live).
+METRIC_COLUMNS: tuple[str, ...] = (
+    *METRIC_KEYS,
+    *(f"map_iou@{iou:g}" for iou in MAP_IOUS),
+    "map_iou_avg",
+)
+
+#: Descriptive columns of a result row, in file order.
+META_COLUMNS: tuple[str, ...] = (
+    "run_id",
+    "timestamp",
+    "source",
+    "reference",
+    "status",
+    "error",
+    "method",
+    "dataset",
+    "split",
+    "protocol",
+    "backbone",
+    "feature_hash",
+    "seed",
+    "config_hash",
+    "preset",
+    "selection",
+    "epochs",
+    "n_train",
+    "n_test",
+    "n_frames",
+    "fit_s",
+    "score_s",
+    "device",
+    "vadbench_version",
+    "commit",
+)
+
+#: Every fixed column of a results CSV; ``anticipation_auc@<α>s`` columns are added after these when used.
+RESULT_COLUMNS: tuple[str, ...] = META_COLUMNS + METRIC_COLUMNS
+
+#: Columns a results CSV must have (the others are filled with blanks when absent).
+REQUIRED_RESULT_COLUMNS: tuple[str, ...] = ("source", "status", "method", "dataset", "split", "protocol")
+
+#: Metric columns that are counts, not fractions.
+COUNT_METRICS: frozenset[str] = frozenset({"n_one_class"})
+#: Metrics where a lower value is better (a regression is a rise).
+LOWER_IS_BETTER: frozenset[str] = frozenset({"far"})
+#: Published-only metric names whose variant the source leaves open (protocols.md section 1, end).
+UNSPECIFIED_METRICS: frozenset[str] = frozenset({"auc_frame", "ap_unspecified"})
+
+INT_COLUMNS: frozenset[str] = frozenset({"seed", "epochs", "n_train", "n_test", "n_frames"})
+FLOAT_COLUMNS: frozenset[str] = frozenset({"fit_s", "score_s"})
+
+SOURCES: tuple[str, ...] = ("vadbench", "paper")
+#: ``status`` values: ``ok`` (metrics valid) or ``failed`` (``error`` holds the message).
+STATUSES: tuple[str, ...] = ("ok", "failed")
+#: ``selection`` values (protocols.md section 12); blank reads as ``none``.
+SELECTIONS: tuple[str, ...] = ("none", "test")
+#: Values a result row gets for these columns when they are absent (``selection`` also when blank).
+_ROW_DEFAULTS: dict[str, str] = {"source": "vadbench", "status": "ok", "selection": "none"}
+
+PUBLISHED_COLUMNS: tuple[str, ...] = ("method", "dataset", "split", "metric", "value", "source", "notes")
+BASELINE_COLUMNS: tuple[str, ...] = ("method", "dataset", "protocol", "metric", "value", "tolerance", "notes")
+REQUIRED_BASELINE_COLUMNS: tuple[str, ...] = ("method", "dataset", "protocol", "metric", "value")
+#: Tolerance of a baseline row in percentage points when its ``tolerance`` cell is blank.
+DEFAULT_TOLERANCE = 0.5
+
+_ANTICIPATION_RE = re.compile(r"^anticipation_auc@(\d+(?:\.\d+)?)s$")
+_FAR_RE = re.compile(r"^far_(normal|all)@\d+(?:\.\d+)?(?:\[>=?\])?$")
+
+
+def _is_numeric_column(name: str) -> bool:
+    """Whether a result column holds numbers (integers, seconds, metrics) rather than text."""
+    return name in INT_COLUMNS or name in FLOAT_COLUMNS or name not in META_COLUMNS
+
+
+def anticipation_column(horizon_s: float) -> str:
+    """The metric column of anomaly anticipation at horizon ``horizon_s`` seconds (protocols.md section 9).
+
+    >>> anticipation_column(1), anticipation_column(0.5)
+    ('anticipation_auc@1.0s', 'anticipation_auc@0.5s')
+    """
+    return f"anticipation_auc@{float(horizon_s)!r}s"
+
+
+def canonical_metric(name: str) -> str | None:
+    """The canonical result-metric column for ``name``, or None when it is not a result metric.
+
+    >>> canonical_metric("ap"), canonical_metric("anticipation_auc@1s"), canonical_metric("auc_frame")
+    ('ap', 'anticipation_auc@1.0s', None)
+    """
+    if name in METRIC_COLUMNS:
+        return name
+    match = _ANTICIPATION_RE.match(name)
+    if match:
+        return anticipation_column(float(match.group(1)))
+    return None
+
+
+def is_published_metric(name: str) -> bool:
+    """Whether ``name`` is a metric name allowed in ``published.csv`` (result metrics + open variants).
+
+    >>> is_published_metric("auc_frame"), is_published_metric("far_normal@0.5"), is_published_metric("auc")
+    (True, True, False)
+    """
+    return canonical_metric(name) is not None or name in UNSPECIFIED_METRICS or bool(_FAR_RE.match(name))
+
+
+def _metric_sort_key(name: str) -> tuple[int, float, str]:
+    if name in METRIC_COLUMNS:
+        return (0, METRIC_COLUMNS.index(name), name)
+    match = _ANTICIPATION_RE.match(name)
+    if match:
+        return (2, float(match.group(1)), name)
+    if name in UNSPECIFIED_METRICS:
+        return (1, 0.0, name)
+    return (3, 0.0, name)
+
+
+def _metric_order(names: Iterable[str]) -> list[str]:
+    return sorted(set(names), key=_metric_sort_key)
+
+
+def _ordered_columns(names: Iterable[str]) -> list[str]:
+    """The columns of a results file: :data:`RESULT_COLUMNS`, then any extra metric column in metric order."""
+    extra = sorted({n for n in names if n not in RESULT_COLUMNS}, key=_metric_sort_key)
+    return list(RESULT_COLUMNS) + extra
+
+
+# ----------------------------------------------------------------------------------------------------
+# Percent <-> fraction (the one place the two scales meet)
+# ----------------------------------------------------------------------------------------------------
+
+_PERCENT = 100.0
+
+
+def to_percent(fraction: float | None) -> float:
+    """A measured fraction in [0, 1] as percent (NaN stays NaN; None reads as NaN).
+
+    >>> to_percent(0.8802)
+    88.02
+    """
+    if fraction is None:
+        return math.nan
+    return round(float(fraction) * _PERCENT, 10)
+
+
+def from_percent(percent: float | None) -> float:
+    """A percent value (papers, baselines, VadCLIP's mAP printout) as a fraction in [0, 1].
+
+    >>> from_percent(24.7)
+    0.247
+    """
+    if percent is None:
+        return math.nan
+    return round(float(percent) / _PERCENT, 12)
+
+
+def format_percent(percent: float | None, digits: int = 2) -> str:
+    """Render a percent value with ``digits`` decimals; NaN / None render as ``–``.
+
+    >>> format_percent(99.0), format_percent(float("nan"))
+    ('99.00', '–')
+    """
+    if percent is None or (isinstance(percent, float) and math.isnan(percent)):
+        return "–"
+    return f"{float(percent):.{digits}f}"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Missing values in a frame cell
+# ----------------------------------------------------------------------------------------------------
+
+
+def _pd_na() -> Any:
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover
+        return None
+    return pd.NA
+
+
+def _is_missing(value: Any) -> bool:
+    """Whether a DataFrame cell holds no value (None, ``pd.NA`` or NaN)."""
+    return value is None or value is _pd_na() or (isinstance(value, float) and math.isnan(value))

@@ -1,0 +1,117 @@
+"""The regression gate: the latest ok measured row of each baseline configuration against its baseline.
+
+(Named ``gate`` rather than ``regress`` so that the submodule does not shadow the :func:`regress` function
+re-exported by :mod:`vadbench.leaderboard`.)
+
+Example:
+    >>> Check("m", "d", "p", "ap", baseline=80.0, tolerance=0.5, measured=None, status="missing").failed
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from vadbench.leaderboard.columns import LOWER_IS_BETTER, _is_missing, to_percent
+from vadbench.leaderboard.query import latest_ok
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+
+@dataclasses.dataclass
+class Check:
+    """The outcome of one baseline row: ``ok``, ``improved`` (beyond tolerance, passes), ``regression`` or
+    ``missing`` (the last two fail the gate). Values in percent."""
+
+    method: str
+    dataset: str
+    protocol: str
+    metric: str
+    baseline: float
+    tolerance: float
+    measured: float | None
+    status: str
+    detail: str = ""
+    run_id: str = ""
+    line: int = 0
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.measured is None else self.measured - self.baseline
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("regression", "missing")
+
+
+def regress(results: pd.DataFrame, baselines: pd.DataFrame) -> list[Check]:
+    """Compare the latest ok measured row of each baseline's (method, dataset, protocol) with the baseline.
+
+    A value below ``baseline - tolerance`` (above ``baseline + tolerance`` for FAR) is a regression; no
+    matching ok row or a blank metric is ``missing``.
+
+    >>> import pandas as pd
+    >>> res = pd.DataFrame({"method": ["m"], "dataset": ["d"], "protocol": ["p"], "status": ["ok"],
+    ...                     "source": ["vadbench"], "timestamp": [""], "run_id": ["r1"], "ap": [0.79]})
+    >>> base = pd.DataFrame({"method": ["m"], "dataset": ["d"], "protocol": ["p"], "metric": ["ap"],
+    ...                      "value": [80.0], "tolerance": [0.5], "_line": [2]})
+    >>> [(c.status, round(c.delta, 2)) for c in regress(res, base)]
+    [('regression', -1.0)]
+    """
+    measured = results[results["source"] == "vadbench"] if "source" in results else results
+    latest = latest_ok(measured, ["method", "dataset", "protocol"])
+    index = {(r["method"], r["dataset"], r["protocol"]): r for r in latest.to_dict("records")}
+    checks = []
+    for base in baselines.to_dict("records"):
+        key = (base["method"], base["dataset"], base["protocol"])
+        check = Check(
+            method=base["method"],
+            dataset=base["dataset"],
+            protocol=base["protocol"],
+            metric=base["metric"],
+            baseline=float(base["value"]),
+            tolerance=float(base["tolerance"]),
+            measured=None,
+            status="missing",
+            line=int(base.get("_line", 0)),
+        )
+        checks.append(check)
+        row = index.get(key)
+        if row is None:
+            check.detail = _why_missing(measured, key)
+            continue
+        check.run_id = str(row.get("run_id", ""))
+        value = row.get(base["metric"])
+        if _is_missing(value):
+            check.detail = f"latest ok run {check.run_id or '?'} has no {base['metric']} value"
+            continue
+        check.measured = to_percent(value)
+        delta = check.measured - check.baseline
+        if base["metric"] in LOWER_IS_BETTER:
+            delta = -delta
+        eps = 1e-9  # values exactly at the tolerance edge pass
+        if delta < -check.tolerance - eps:
+            check.status = "regression"
+        elif delta > check.tolerance + eps:
+            check.status = "improved"
+            check.detail = "beyond tolerance: consider raising the baseline"
+        else:
+            check.status = "ok"
+    return checks
+
+
+def _why_missing(measured: pd.DataFrame, key: tuple[str, str, str]) -> str:
+    method, dataset, protocol = key
+    same = measured[(measured["method"] == method) & (measured["dataset"] == dataset)]
+    if same.empty:
+        return f"no result row for method {method!r} on dataset {dataset!r}"
+    exact = same[same["protocol"] == protocol]
+    if exact.empty:
+        others = sorted(set(same["protocol"]))
+        shown = "; ".join(others[:3]) + (f" (+{len(others) - 3} more)" if len(others) > 3 else "")
+        return f"no row with this protocol string; found: {shown}"
+    last = exact.iloc[-1]
+    error = str(last.get("error", "") or "")
+    return f"no row with status ok ({len(exact)} failed; last error: {error[:200] or 'not recorded'})"

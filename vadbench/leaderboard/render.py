@@ -1,0 +1,202 @@
+"""Rendering leaderboard tables as Markdown, CSV or a standalone HTML page (values in percent, 2 decimals).
+
+Example:
+    >>> from vadbench.leaderboard import build_tables, read_published
+    >>> from vadbench.paths import PROJECT_ROOT
+    >>> tables = build_tables(None, read_published(PROJECT_ROOT / "leaderboards" / "published.csv"))
+    >>> sorted(RENDERERS) == ["csv", "html", "md"] and render_csv(tables).startswith("dataset,method")
+    True
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from collections.abc import Sequence
+
+from vadbench.leaderboard.columns import COUNT_METRICS, _metric_order, format_percent
+from vadbench.leaderboard.tables import NOT_COMPARABLE, BoardRow, BoardTable
+
+LEAK_FLAG = "⚠ selection=test"
+
+
+def _cell(row: BoardRow, metric: str) -> str:
+    value = row.values.get(metric)
+    if value is None:
+        return "–"
+    if metric in COUNT_METRICS:
+        return str(int(value))
+    return format_percent(value)
+
+
+def _source_label(row: BoardRow, table: BoardTable) -> str:
+    if row.source == "vadbench":
+        return "vadbench"
+    ids = [k for k, v in table.references.items() if v in row.references]
+    return f"paper [{', '.join(ids)}]" if ids else "paper"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(tables: Sequence[BoardTable]) -> str:
+    """Markdown: one section per dataset, measured rows (by protocol id) then published rows; legends below.
+
+    >>> from vadbench.leaderboard import build_tables, read_published
+    >>> from vadbench.paths import PROJECT_ROOT
+    >>> published = read_published(PROJECT_ROOT / "leaderboards" / "published.csv")
+    >>> print(render_markdown(build_tables(None, published, dataset="ubnormal")))
+    ... # doctest: +ELLIPSIS
+    _Values in percent...
+    ### ubnormal
+    <BLANKLINE>
+    | method | source | split | protocol | selection | auc_frame | note |
+    |---|---|---|---|---|---:|---|
+    | vadclip | paper [1] | test | – |  | 62.32 | protocol not comparable / variant not stated (auc_frame) |
+    ...
+    """
+    lines = [
+        "_Values in percent (2 decimals). Measured rows (`vadbench`) are comparable only when their protocol "
+        "ids match; published rows (`paper`) carry no protocol string. "
+        f"`{LEAK_FLAG}` marks choices made on test labels (protocols.md section 12)._",
+        "",
+    ]
+    for table in tables:
+        lines.append(f"### {table.dataset}")
+        lines.append("")
+        if len(table.protocols) > 1:
+            lines.append(
+                f"⚠ {len(table.protocols)} different protocols below: rows are comparable only within one "
+                "protocol id."
+            )
+            lines.append("")
+        header = ["method", "source", "split", "protocol", "selection", *table.metrics, "note"]
+        lines.append("| " + " | ".join(_md_escape(h) for h in header) + " |")
+        lines.append("|" + "|".join(["---"] * 5 + ["---:"] * len(table.metrics) + ["---"]) + "|")
+        for row in table.rows:
+            cells = [
+                row.method,
+                _source_label(row, table),
+                row.split or "–",
+                row.protocol_id or "–",
+                LEAK_FLAG if row.test_selected else "",
+                *[_cell(row, m) for m in table.metrics],
+                row.comparability
+                if row.source == "paper"
+                else "; ".join(x for x in (row.comparability, row.notes) if x),
+            ]
+            lines.append("| " + " | ".join(_md_escape(c) for c in cells) + " |")
+        lines.append("")
+        for pid, proto in table.protocols.items():
+            lines.append(f"- {pid}: `{proto or '(blank)'}`")
+        for ref, text in table.references.items():
+            lines.append(f"- [{ref}] {_md_escape(text)}")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def render_csv(tables: Sequence[BoardTable]) -> str:
+    """CSV: one line per displayed row with the full protocol string, reference and notes (percent values).
+
+    >>> from vadbench.leaderboard import build_tables, read_published
+    >>> from vadbench.paths import PROJECT_ROOT
+    >>> published = read_published(PROJECT_ROOT / "leaderboards" / "published.csv")
+    >>> text = render_csv(build_tables(None, published, dataset="ubnormal"))
+    >>> text.splitlines()[1].split(",")[:4]
+    ['ubnormal', 'vadclip', 'paper', 'Papers with Code results listing for VadCLIP (third-party)']
+    """
+    metrics = _metric_order(m for t in tables for m in t.metrics)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        [
+            "dataset",
+            "method",
+            "source",
+            "reference",
+            "split",
+            "protocol_id",
+            "protocol",
+            "selection",
+            "run_id",
+            *metrics,
+            "comparability",
+            "notes",
+        ]
+    )
+    for table in tables:
+        for row in table.rows:
+            writer.writerow(
+                [
+                    table.dataset,
+                    row.method,
+                    row.source,
+                    " / ".join(row.references),
+                    row.split,
+                    row.protocol_id,
+                    row.protocol,
+                    "test" if row.test_selected else ("none" if row.source == "vadbench" else ""),
+                    row.run_id,
+                    *[(_cell(row, m) if m in row.values else "") for m in metrics],
+                    row.comparability,
+                    row.notes,
+                ]
+            )
+    return buffer.getvalue()
+
+
+def render_html(tables: Sequence[BoardTable]) -> str:
+    """A standalone HTML page: one table per dataset, the leakage flag in red, notes in full.
+
+    >>> from vadbench.leaderboard import build_tables, read_published
+    >>> from vadbench.paths import PROJECT_ROOT
+    >>> published = read_published(PROJECT_ROOT / "leaderboards" / "published.csv")
+    >>> "<table>" in render_html(build_tables(None, published, dataset="ped2"))
+    True
+    """
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html><head><meta charset="utf-8"><title>vadbench leaderboard</title>',
+        "<style>body{font-family:sans-serif}table{border-collapse:collapse;margin-bottom:1em}"
+        "td,th{border:1px solid #bbb;padding:2px 6px}td.num{text-align:right}"
+        ".leak{color:#b00;font-weight:bold}.nc{color:#a60}code{font-size:90%}</style></head><body>",
+        "<h1>vadbench leaderboard</h1>",
+        "<p>Values in percent (2 decimals). Measured rows are comparable only when their protocol ids match; "
+        f'published rows carry no protocol string. <span class="leak">{esc(LEAK_FLAG)}</span> marks choices '
+        "made on test labels.</p>",
+    ]
+    for table in tables:
+        parts.append(f"<h2>{esc(table.dataset)}</h2>")
+        if len(table.protocols) > 1:
+            parts.append(
+                f'<p class="nc">⚠ {len(table.protocols)} different protocols: rows are comparable only '
+                "within one protocol id.</p>"
+            )
+        header = ["method", "source", "split", "protocol", "selection", *table.metrics, "note"]
+        parts.append("<table>")
+        parts.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
+        for row in table.rows:
+            leak = f'<span class="leak">{esc(LEAK_FLAG)}</span>' if row.test_selected else ""
+            note = "; ".join(x for x in (row.comparability, row.notes) if x)
+            css = ' class="nc"' if NOT_COMPARABLE in row.comparability else ""
+            parts.append(
+                "<tr>"
+                + f"<td>{esc(row.method)}</td><td>{esc(_source_label(row, table))}</td>"
+                + f"<td>{esc(row.split or '–')}</td><td>{esc(row.protocol_id or '–')}</td><td>{leak}</td>"
+                + "".join(f'<td class="num">{esc(_cell(row, m))}</td>' for m in table.metrics)
+                + f"<td{css}>{esc(note)}</td></tr>"
+            )
+        parts.append("</table><ul>")
+        for pid, proto in table.protocols.items():
+            parts.append(f"<li>{esc(pid)}: <code>{esc(proto or '(blank)')}</code></li>")
+        for ref, text in table.references.items():
+            parts.append(f"<li>[{esc(ref)}] {esc(text)}</li>")
+        parts.append("</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+RENDERERS = {"md": render_markdown, "csv": render_csv, "html": render_html}

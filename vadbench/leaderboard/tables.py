@@ -1,0 +1,199 @@
+"""Leaderboard tables: measured and published rows grouped per dataset, protocol ids, comparability marks.
+
+Values in the tables are percent (counts stay counts); :mod:`vadbench.leaderboard.render` formats them.
+
+Example:
+    >>> from vadbench.leaderboard import read_published
+    >>> from vadbench.paths import PROJECT_ROOT
+    >>> published = read_published(PROJECT_ROOT / "leaderboards" / "published.csv")
+    >>> [t.dataset for t in build_tables(None, published, dataset="xd-violence")]
+    ['xd-violence']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from vadbench.leaderboard.columns import (
+    COUNT_METRICS,
+    LOWER_IS_BETTER,
+    UNSPECIFIED_METRICS,
+    _is_missing,
+    _metric_order,
+    canonical_metric,
+    to_percent,
+)
+from vadbench.leaderboard.query import is_test_selected, latest_ok
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+NOT_COMPARABLE = "protocol not comparable / variant not stated"
+PAPER_PROTOCOL = "paper protocol (string not recorded)"
+
+
+@dataclasses.dataclass
+class BoardRow:
+    """One displayed row: a measured run or a published paper entry (values in percent)."""
+
+    method: str
+    source: str  # "vadbench" or "paper"
+    references: list[str]  # paper references (empty for measured rows)
+    split: str
+    protocol: str  # full protocol string ("" when none is recorded)
+    protocol_id: str  # "P1", ... or "" when no protocol string
+    test_selected: bool
+    comparability: str
+    notes: str
+    values: dict[str, float]  # metric -> percent (counts as counts)
+    run_id: str = ""
+
+
+@dataclasses.dataclass
+class BoardTable:
+    """The leaderboard of one dataset."""
+
+    dataset: str
+    metrics: list[str]
+    rows: list[BoardRow]
+    protocols: dict[str, str]  # protocol id -> protocol string
+    references: dict[str, str]  # reference id ("1", ...) -> reference text
+
+
+def _measured_rows(results: pd.DataFrame, dataset: str | None, all_runs: bool) -> list[tuple[str, BoardRow]]:
+    frame = results if dataset is None else results[results["dataset"] == dataset]
+    if all_runs:
+        frame = frame[frame["status"] == "ok"]
+    else:
+        keys = ["source", "method", "dataset", "split", "protocol", "backbone", "feature_hash", "config_hash"]
+        frame = latest_ok(frame, [k for k in [*keys, "seed", "reference"] if k in frame])
+    metric_cols = [c for c in frame.columns if canonical_metric(str(c)) is not None]
+    out = []
+    for record in frame.to_dict("records"):
+        values = {}
+        for column in metric_cols:
+            value = record.get(column)
+            if not _is_missing(value):
+                values[column] = float(value) if column in COUNT_METRICS else to_percent(value)
+        source = record.get("source") or "vadbench"
+        preset = record.get("preset", "")
+        row = BoardRow(
+            method=record["method"],
+            source=source,
+            references=[record["reference"]] if source == "paper" and record.get("reference") else [],
+            split=record.get("split", ""),
+            protocol=record.get("protocol", ""),
+            protocol_id="",
+            test_selected=is_test_selected(record.get("selection", ""), record.get("protocol", "")),
+            comparability="",
+            notes=f"preset {preset}" if preset else "",
+            values=values,
+            run_id=record.get("run_id", ""),
+        )
+        out.append((record["dataset"], row))
+    return out
+
+
+def _published_rows(published: pd.DataFrame, dataset: str | None) -> list[tuple[str, BoardRow]]:
+    """Published numbers pivoted to one row per (dataset, method, split), references kept per row."""
+    frame = published if dataset is None else published[published["dataset"] == dataset]
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for record in frame.to_dict("records"):
+        groups.setdefault((record["dataset"], record["method"], record["split"]), []).append(record)
+    out = []
+    for (ds, method, split), records in groups.items():
+        unspecified = sorted({r["metric"] for r in records if r["metric"] in UNSPECIFIED_METRICS})
+        row = BoardRow(
+            method=method,
+            source="paper",
+            references=list(dict.fromkeys(r["source"] for r in records)),
+            split=split,
+            protocol="",
+            protocol_id="",
+            test_selected=False,
+            comparability=f"{NOT_COMPARABLE} ({', '.join(unspecified)})" if unspecified else PAPER_PROTOCOL,
+            notes=" / ".join(dict.fromkeys(r["notes"] for r in records if r.get("notes"))),
+            values={r["metric"]: float(r["value"]) for r in records},
+        )
+        out.append((ds, row))
+    return out
+
+
+def build_tables(
+    results: pd.DataFrame | None,
+    published: pd.DataFrame | None,
+    *,
+    dataset: str | None = None,
+    metrics: Sequence[str] | None = None,
+    all_runs: bool = False,
+) -> list[BoardTable]:
+    """Group result rows (latest ok per configuration unless ``all_runs``) and published rows by dataset.
+
+    Rows with a protocol string get ids P1, P2, ... per dataset (rows are comparable only within one id);
+    published rows carry no protocol string and get a comparability mark (``NOT_COMPARABLE`` when the
+    metric is ``auc_frame`` / ``ap_unspecified``). ``metrics`` restricts the columns (rows without any of
+    them are dropped).
+
+    >>> from vadbench.leaderboard import read_published
+    >>> from vadbench.paths import PROJECT_ROOT
+    >>> tables = build_tables(None, read_published(PROJECT_ROOT / "leaderboards" / "published.csv"),
+    ...                       dataset="ped2")
+    >>> tables[0].dataset, tables[0].rows[0].comparability
+    ('ped2', 'protocol not comparable / variant not stated (auc_frame)')
+    """
+    pairs: list[tuple[str, BoardRow]] = []
+    if results is not None and len(results):
+        pairs += _measured_rows(results, dataset, all_runs)
+    if published is not None and len(published):
+        pairs += _published_rows(published, dataset)
+    if metrics is not None:
+        wanted = [canonical_metric(m) or m for m in metrics]
+        for _, row in pairs:
+            row.values = {m: v for m, v in row.values.items() if m in wanted}
+        pairs = [(ds, row) for ds, row in pairs if row.values]
+    tables = []
+    for ds in sorted({ds for ds, _ in pairs}):
+        rows = [r for d, r in pairs if d == ds]
+        protocols: dict[str, str] = {}
+        for proto in sorted({r.protocol for r in rows if r.protocol}):
+            protocols[f"P{len(protocols) + 1}"] = proto
+        ids = {proto: pid for pid, proto in protocols.items()}
+        for row in rows:
+            if row.protocol:
+                row.protocol_id = ids[row.protocol]
+                if len(protocols) > 1:
+                    row.comparability = f"comparable only with {row.protocol_id} rows"
+            elif row.source == "paper" and not row.comparability:
+                row.comparability = PAPER_PROTOCOL
+        present = _metric_order(m for r in rows for m in r.values)
+        if metrics is not None:
+            present = [m for m in wanted if m in present]
+        rows.sort(
+            key=lambda r: (
+                r.protocol_id == "",  # rows with a protocol string first, by id
+                r.protocol_id,
+                "/ablation:" in r.method,
+                r.split,
+                *_rank_key(r, present),
+                r.method.lower(),
+                r.run_id,
+            )
+        )
+        references: dict[str, str] = {}
+        for row in rows:
+            for ref in row.references:
+                if ref not in references.values():
+                    references[str(len(references) + 1)] = ref
+        tables.append(BoardTable(ds, present, rows, protocols, references))
+    return tables
+
+
+def _rank_key(row: BoardRow, metrics: Sequence[str]) -> tuple[int, float]:
+    """Rows rank by the first table metric they have (table order), best first."""
+    for index, metric in enumerate(metrics):
+        if metric in row.values and metric not in COUNT_METRICS:
+            value = row.values[metric]
+            return (index, value if metric in LOWER_IS_BETTER else -value)
+    return (len(metrics), 0.0)

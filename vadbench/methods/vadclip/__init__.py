@@ -1,0 +1,9 @@
+"""VadCLIP (Wu et al., AAAI 2024): weakly supervised VAD on frozen CLIP features (``methods/vadclip/README.md``).
+
+Modules: :mod:`.torch_model` (nn.Modules), :mod:`.losses`, :mod:`.lengths` (training / test length handling),
+:mod:`.classes` (class lists), :mod:`.method` (the :class:`VadCLIP` Method).
+"""
+
+from vadbench.methods.vadclip.method import VadCLIP
+
+__all__ = ["VadCLIP"]
