@@ -23,7 +23,7 @@ def setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
 
 
 def _stub(monkeypatch: pytest.MonkeyPatch, fail: bool = False) -> type:
-    """A second method, defined and registered only inside the test: the frame signal itself as the score."""
+    """A second method, defined and registered only inside the test: sigmoid of the frame signal."""
 
     class Stub(Method):
         name, supervision, input_kind, unit = "stub", "semi", "frames", "frame"
@@ -34,7 +34,7 @@ def _stub(monkeypatch: pytest.MonkeyPatch, fail: bool = False) -> type:
             return self
 
         def score(self, sample):
-            return np.load(sample.path).astype(float)
+            return 1.0 / (1.0 + np.exp(-np.load(sample.path).astype(float)))
 
     monkeypatch.setitem(METHODS._items, "stub", Stub)
     return Stub

@@ -132,6 +132,7 @@ def random_case(rng, n_videos, kind):
 
 @pytest.mark.parametrize("kind", ["ties", "float32", "repeat16", "unbounded", "tiny_gaps"])
 @pytest.mark.parametrize("rule", RULES)
+@pytest.mark.filterwarnings("ignore:auc_macro_rule=pad01")
 def test_evaluate_matches_sklearn_seeded(kind, rule):
     rng = np.random.default_rng(zlib.crc32(f"{kind}/{rule}".encode()))
     for _ in range(8):
@@ -144,6 +145,7 @@ def test_evaluate_matches_sklearn_seeded(kind, rule):
         assert_close(got, ref_all(y, s.astype(float), lengths, rule, abnormal_def="gt_positive"))
 
 
+@pytest.mark.filterwarnings("ignore:auc_macro_rule=pad01")
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(st.lists(st.tuples(st.integers(0, 1), st.integers(-3, 3)), min_size=2, max_size=40),
        st.integers(1, 5), st.sampled_from(RULES), st.booleans())
@@ -237,6 +239,11 @@ def test_far_rules(rule, theta, op):
     assert (math.isnan(got) and math.isnan(ref)) or got == pytest.approx(ref)
     assert evaluate(y, s, lengths, far_rule=rule, threshold=0.9)["far"] == pytest.approx(
         ref_far(y, s, lengths, scope, 0.9, op), nan_ok=True)
+
+
+def test_pad01_warns_for_scores_outside_unit_interval():
+    with pytest.warns(UserWarning, match="pad01 pads with scores 0 and 1, which are neutral only"):
+        evaluate([0, 1, 0, 1], [-2.0, 3.0, 0.5, 0.7], [2, 2], one_class="pad01")
 
 
 def test_far_unbounded_scores_are_nan_unless_calibrated():

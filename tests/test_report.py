@@ -59,13 +59,20 @@ def test_choose_videos_abnormal_first_and_capped() -> None:
 
 def test_plots_are_pngs(tmp_path: Path, rng: np.random.Generator) -> None:
     al = _aligned(rng)
-    p = plot_video_scores(tmp_path / "v.png", "a1", al.scores[:40], al.labels[:40])
+    p = plot_video_scores(
+        tmp_path / "v.png",
+        ["a1", "n1"],
+        [al.scores[:40], al.scores[40:72]],
+        [al.labels[:40], al.labels[40:72]],
+    )
     assert p.read_bytes()[:8] == PNG_MAGIC
-    curves = plot_roc_pr(tmp_path, al.labels, al.scores)
-    assert set(curves) == {"roc", "pr"}
-    assert all(c.read_bytes()[:8] == PNG_MAGIC for c in curves.values())
+    curves = plot_roc_pr(tmp_path / "c.png", al.labels, al.scores)
+    assert curves == tmp_path / "c.png" and curves.read_bytes()[:8] == PNG_MAGIC
     # one class only: no ROC / PR (undefined), no error
-    assert plot_roc_pr(tmp_path / "none", np.zeros(10), np.arange(10.0)) == {}
+    assert plot_roc_pr(tmp_path / "none.png", np.zeros(10), np.arange(10.0)) is None
+    assert not (tmp_path / "none.png").exists()
+    with pytest.raises(ValueError, match="2 videos, 1 score"):
+        plot_video_scores(tmp_path / "x.png", ["a", "b"], [al.scores], [al.labels, al.labels])
 
 
 def test_render_html_escapes_and_formats() -> None:
@@ -99,22 +106,21 @@ def test_write_run_report_is_self_contained(tmp_path: Path, rng: np.random.Gener
     html = path.read_text()
     assert path == tmp_path / "report.html"
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(images) == 2 + 3  # ROC, PR and one curve per test video
+    assert len(images) == 2  # ROC + PR, and the per-video curves
     assert all(base64.b64decode(i)[:8] == PNG_MAGIC for i in images)
     assert not re.search(r'src="(?!data:)', html) and "<script" not in html  # nothing external
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
-        "pr.png",
-        "roc.png",
-        "scores_a1.png",
-        "scores_a2.png",
-        "scores_n1.png",
-    ]
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["roc_pr.png", "scores.png"]
     assert "method: m" in html  # the config as YAML
 
 
-@pytest.mark.parametrize("name", ["a/b c", "x:y"])
-def test_odd_video_names_give_safe_file_names(tmp_path: Path, name: str) -> None:
-    al = _Aligned([name], np.r_[np.zeros(5), np.ones(5)], np.linspace(0, 1, 10), np.array([10]))
-    write_run_report(tmp_path, config={}, protocol="p", metrics={}, aligned=al, video_labels={name: 1})
-    files = [p.name for p in (tmp_path / "plots").iterdir() if p.name.startswith("scores_")]
-    assert len(files) == 1 and "/" not in files[0] and ":" not in files[0]
+def test_report_without_positive_frames_has_no_curves(tmp_path: Path) -> None:
+    al = _Aligned(["n"], np.zeros(10), np.linspace(0, 1, 10), np.array([10]))
+    html = write_run_report(
+        tmp_path,
+        config={},
+        protocol="p",
+        metrics={"auc_micro": float("nan")},
+        aligned=al,
+        video_labels={"n": 0},
+    ).read_text()
+    assert "ROC and PR" not in html and "Scores per video" in html and "n/a" in html

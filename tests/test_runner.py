@@ -7,6 +7,7 @@ methods registered only inside the tests; the end-to-end path with the real piec
 from __future__ import annotations
 
 import json
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,7 @@ def make_fake_dataset(name: str = "fakeds", n_train: int = 6, n_test: int = 6, n
 
 
 def make_fake_method(name: str = "fake-semi", supervision: str = "semi", **attrs: Any) -> type:
-    """A frames-kind method: z-score of each frame signal against the training frames (saved via torch)."""
+    """A frames-kind method: 1 - exp(-|z|) of each frame signal vs the training frames (saved via torch)."""
 
     class FakeMethod(Method):
         input_kind = "frames"
@@ -131,7 +132,7 @@ def make_fake_method(name: str = "fake-semi", supervision: str = "semi", **attrs
 
         def score(self, sample):
             type(self).seen_score.append(sample)
-            return np.abs(np.load(sample.path) - self.mu) / self.sd
+            return 1.0 - np.exp(-np.abs(np.load(sample.path) - self.mu) / self.sd)  # in [0, 1)
 
         def state_dict(self):
             import torch
@@ -221,9 +222,8 @@ def test_run_writes_folder_and_row(fakes: dict[str, Any]) -> None:
         "report.html",
         "checkpoint.safetensors",
         "state.json",
-        "plots/roc.png",
-        "plots/pr.png",
-        "plots/scores_t0.png",
+        "plots/roc_pr.png",
+        "plots/scores.png",
     ):
         assert (d / name).is_file(), name
     cfg = yaml.safe_load((d / "config.yaml").read_text())
@@ -238,7 +238,7 @@ def test_run_writes_folder_and_row(fakes: dict[str, Any]) -> None:
     assert metrics["metrics"]["auc_micro"] > 0.9  # the +3 signal is easy
     assert metrics["metrics"] == pytest.approx(res.metrics, nan_ok=True)
     html = (d / "report.html").read_text()
-    assert protocol.replace("<", "&lt;") in html.replace("&#x27;", "'") and "data:image/png;base64," in html
+    assert html_escape(protocol) in html and "data:image/png;base64," in html
     rows = read_results(fakes["csv"])
     assert len(rows) == 1
     row = rows.iloc[0]
@@ -269,6 +269,17 @@ def test_rerun_resumes_and_fresh_refits(fakes: dict[str, Any]) -> None:
     assert other.run_id != first.run_id and meth.fit_calls == 2
     fresh = _run(fakes, fresh=True)
     assert meth.fit_calls == 3 and fresh.resumed == [] and fresh.run_id == first.run_id
+
+
+def test_changed_data_is_a_new_run(
+    fakes: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    first = _run(fakes)
+    monkeypatch.setitem(DATASETS._items, "fakeds", make_fake_dataset(n_test=4))
+    second = _run(fakes, root=tmp_path / "other-data")
+    assert second.run_id != first.run_id and fakes["method"].fit_calls == 2 and second.resumed == []
+    cfg = yaml.safe_load((second.run_dir / "config.yaml").read_text())
+    assert cfg["config_hash"] != "" and len(cfg["data_fingerprint"]) == 16 and cfg["code"]["vadbench"]
 
 
 def test_interrupted_after_fit_resumes_scoring(fakes: dict[str, Any]) -> None:
@@ -360,6 +371,19 @@ def test_wrong_length_scores_fail_under_strict_alignment(fakes: dict[str, Any], 
     monkeypatch.setattr(meth, "score", lambda self, s: np.zeros(60))
     with pytest.raises(VadbenchError, match="t0"):
         _run(fakes)
+
+
+def test_inputs_that_cannot_fit_the_convention_fail_before_training(
+    fakes: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds, meth = fakes["dataset"], fakes["method"]
+    orig = ds.frame_labels
+    monkeypatch.setattr(
+        ds, "frame_labels", lambda self, *a, **k: {v: np.r_[y, 0] for v, y in orig(self, *a, **k).items()}
+    )
+    with pytest.raises(ConfigError, match=r"checked before training.*64 scores but 65 labels"):
+        _run(fakes)
+    assert meth.fit_calls == 0
 
 
 def test_unknown_names_and_presets(fakes: dict[str, Any]) -> None:

@@ -140,7 +140,8 @@ def test_registry_and_default_root(tiny):
 
     again = get_dataset("synthetic")  # cached: no regeneration
     assert again.root == tiny.root and again.seed == 0 and again.preset == "tiny"
-    assert (tiny.root / "synthetic.json").stat().st_mtime == again.root.joinpath("synthetic.json").stat().st_mtime
+    manifest = tiny.root / "synthetic.json"
+    assert manifest.stat().st_mtime == again.root.joinpath("synthetic.json").stat().st_mtime
     explicit = get_dataset("synthetic", root=tiny.root)
     assert explicit.split("weak") == tiny.split("weak")
 
@@ -346,3 +347,106 @@ def test_module_import_is_light():
             "print([m for m in ('numpy', 'pandas', 'av', 'PIL') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------------------ difficulty calibration
+
+
+def _frames(path: str) -> np.ndarray:
+    p = Path(path)
+    if p.is_dir():
+        from PIL import Image
+
+        return np.stack([np.asarray(Image.open(f)) for f in sorted(p.glob("*.jpg"))])
+    import av
+
+    with av.open(str(p)) as c:
+        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+
+
+def _crude_features(frames: np.ndarray) -> np.ndarray:
+    """Per 16-frame snippet (the last padded with the last frame): foreground (difference to the video's
+    median frame), motion (frame difference), saturated and still foreground, each pooled over 8x8 cells;
+    the top-5 cells and the mean per frame; then mean and max over the snippet (48 dims)."""
+    import torch
+    import torch.nn.functional as F
+
+    f = torch.from_numpy(frames).float().permute(0, 3, 1, 2) / 255
+    fg = (f - f.median(0, keepdim=True).values).abs().amax(1, keepdim=True)
+    g = f.mean(1, keepdim=True)
+    motion = torch.cat([g[:1] * 0, (g[1:] - g[:-1]).abs()])
+    saturated = (f.amax(1, keepdim=True) - f.amin(1, keepdim=True)) * (fg > 0.08)
+    still = fg * (F.avg_pool2d(motion, 9, 1, 4) < 0.01)
+    per_frame = []
+    for m in (fg, motion, saturated, still):
+        cells = F.avg_pool2d(m, 8).flatten(1)
+        per_frame.append(torch.cat([cells.topk(5, dim=1).values, cells.mean(1, keepdim=True)], 1))
+    z = torch.cat(per_frame, 1).numpy()
+    T = -(-len(z) // 16)
+    z = np.concatenate([z, np.repeat(z[-1:], 16 * T - len(z), 0)]).reshape(T, 16, -1)
+    return np.concatenate([z.mean(1), z.max(1)], 1)
+
+
+def _linear_mil(bags: list[np.ndarray], labels: list[int], epochs: int = 300, seed: int = 0):
+    """A linear snippet scorer trained with BCE on the mean of each video's top-2 snippet scores."""
+    import torch
+
+    torch.manual_seed(seed)
+    X = [torch.from_numpy(x).float() for x in bags]
+    mu, sd = torch.cat(X).mean(0), torch.cat(X).std(0) + 1e-6
+    X = [(x - mu) / sd for x in X]
+    y = torch.tensor(labels).float()
+    lin = torch.nn.Linear(X[0].shape[1], 1)
+    opt = torch.optim.Adam(lin.parameters(), lr=1e-2, weight_decay=1e-2)
+    for _ in range(epochs):
+        opt.zero_grad()
+        top = torch.stack([lin(x).squeeze(-1).topk(min(2, len(x))).values.mean() for x in X])
+        torch.nn.functional.binary_cross_entropy_with_logits(top, y).backward()
+        opt.step()
+    return lambda x: lin((torch.from_numpy(x).float() - mu) / sd).squeeze(-1).detach().numpy()
+
+
+def crude_prototype(ds) -> dict[str, float]:
+    """Weak split, ``rtfm`` labels: frame AUC of the crude prototype, per anomaly type, and the ``shortcut``
+    AUC (normal frames of abnormal videos vs frames of normal videos; 0.5 when the source tells nothing)."""
+    from sklearn.metrics import roc_auc_score
+
+    split, weak = ds.split("weak"), ds.weak_labels()
+    paths = ds.videos().set_index("video")["path"]
+    feats = {v: _crude_features(_frames(paths[v])) for v in split.train + split.test}
+    score = _linear_mil([feats[v] for v in split.train], [weak[v] for v in split.train])
+    labels = ds.frame_labels(split="weak", lengths={v: len(feats[v]) for v in split.test})
+    scores = {v: np.repeat(score(feats[v]), 16) for v in split.test}
+    cat = np.concatenate
+    out = {"auc": roc_auc_score(cat([labels[v] for v in split.test]), cat([scores[v] for v in split.test]))}
+    s_abn = cat([scores[v][labels[v] == 0] for v in split.test if weak[v]])
+    s_norm = cat([scores[v] for v in split.test if not weak[v]])
+    out["shortcut"] = roc_auc_score(np.r_[np.ones(len(s_abn)), np.zeros(len(s_norm))], np.r_[s_abn, s_norm])
+    for kind, keep in ds.type_masks(labels).items():
+        y = cat([labels[v][keep[v]] for v in split.test])
+        s = cat([scores[v][keep[v]] for v in split.test])
+        out[kind] = roc_auc_score(y, s) if y.any() else float("nan")
+    return out
+
+
+@pytest.mark.slow
+def test_difficulty_does_not_saturate(tmp_path):
+    """The crude prototype is well above chance but far from solving the dataset (card: measured values)."""
+    from vadbench.datasets.synthetic import Synthetic
+
+    ds = Synthetic(syn.make_synthetic(tmp_path / "small", seed=0, preset="small", progress=False))
+    res = crude_prototype(ds)
+    print({k: round(v, 3) for k, v in res.items()})
+    assert 0.62 < res["auc"] < 0.92, res
+    assert res["shortcut"] < 0.65, res  # the video source (codec path) does not give the label away
+
+
+if __name__ == "__main__":  # python -m tests.test_synthetic small 0 1 2
+    import sys
+
+    from vadbench.datasets.synthetic import Synthetic
+
+    preset = sys.argv[1] if len(sys.argv) > 1 else "small"
+    for seed in [int(s) for s in sys.argv[2:]] or [0]:
+        res = crude_prototype(Synthetic(seed=seed, preset=preset))
+        print(preset, seed, {k: round(v, 3) for k, v in res.items()})

@@ -15,7 +15,7 @@ def _official_uniform_extract(feat, t_max):
     r = np.linspace(0, len(feat), t_max + 1, dtype=np.int32)
     for i in range(t_max):
         if r[i] != r[i + 1]:
-            new_feat[i, :] = np.mean(feat[r[i]: r[i + 1], :], 0)
+            new_feat[i, :] = np.mean(feat[r[i] : r[i + 1], :], 0)
         else:
             new_feat[i, :] = feat[r[i], :]
     return new_feat

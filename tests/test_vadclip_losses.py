@@ -19,7 +19,7 @@ def _official_clasm(logits, labels, lengths):
     instance_logits = torch.zeros(0)
     labels = labels / torch.sum(labels, dim=1, keepdim=True)
     for i in range(logits.shape[0]):
-        tmp, _ = torch.topk(logits[i, 0: lengths[i]], k=int(lengths[i] / 16 + 1), largest=True, dim=0)
+        tmp, _ = torch.topk(logits[i, 0 : lengths[i]], k=int(lengths[i] / 16 + 1), largest=True, dim=0)
         instance_logits = torch.cat([instance_logits, torch.mean(tmp, 0, keepdim=True)], dim=0)
     return -torch.mean(torch.sum(labels * F.log_softmax(instance_logits, dim=1), dim=1), dim=0)
 
@@ -29,7 +29,7 @@ def _official_clas2(logits, labels, lengths):
     labels = 1 - labels[:, 0].reshape(labels.shape[0])
     logits = torch.sigmoid(logits).reshape(logits.shape[0], logits.shape[1])
     for i in range(logits.shape[0]):
-        tmp, _ = torch.topk(logits[i, 0: lengths[i]], k=int(lengths[i] / 16 + 1), largest=True)
+        tmp, _ = torch.topk(logits[i, 0 : lengths[i]], k=int(lengths[i] / 16 + 1), largest=True)
         instance_logits = torch.cat([instance_logits, torch.mean(tmp).view(1)], dim=0)
     return F.binary_cross_entropy(instance_logits, labels)
 
@@ -54,8 +54,12 @@ def test_losses_match_official_loops():
     logits1, logits2 = torch.randn(b, t, 1), torch.randn(b, t, c) * 5
     labels = torch.zeros(b, c)
     labels[0, 0] = labels[1, 3] = labels[2, 0] = labels[3, 1] = labels[3, 5] = labels[4, 6] = labels[5, 0] = 1
-    assert torch.allclose(mil_bce(logits1, labels, lengths), _official_clas2(logits1, labels, lengths), atol=1e-6)
-    assert torch.allclose(mil_align(logits2, labels, lengths), _official_clasm(logits2, labels, lengths), atol=1e-5)
+    assert torch.allclose(
+        mil_bce(logits1, labels, lengths), _official_clas2(logits1, labels, lengths), atol=1e-6
+    )
+    assert torch.allclose(
+        mil_align(logits2, labels, lengths), _official_clasm(logits2, labels, lengths), atol=1e-5
+    )
     text = torch.randn(c, 16)
     assert torch.allclose(text_contrast(text), _official_loss3(text)[0], atol=1e-6)
     parts = vadclip_loss(text, logits1, logits2, labels, lengths, 0.1)

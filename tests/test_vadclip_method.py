@@ -1,4 +1,4 @@
-"""The VadCLIP Method: config, labels, training loops, scoring, test-set selection hook, resume, save / load."""
+"""The VadCLIP Method: config, labels, training loops, scoring, test-set selection hook, resume, save/load."""
 
 from __future__ import annotations
 
@@ -13,8 +13,19 @@ from vadbench.methods.vadclip.classes import UCF_CRIME_CLASSES, XD_VIOLENCE_CLAS
 from vadbench.methods.vadclip.method import lr_at_epoch, resolve_config
 
 D = 64
-TINY = {"clip_model": "tiny", "clip_pretrained": None, "embed_dim": D, "classes": "binary", "loop": "xd",
-        "batch_size": 4, "epochs": 2, "lr": 1.0e-3, "layers": 1, "visual_length": 32, "milestones": [1]}
+TINY = {
+    "clip_model": "tiny",
+    "clip_pretrained": None,
+    "embed_dim": D,
+    "classes": "binary",
+    "loop": "xd",
+    "batch_size": 4,
+    "epochs": 2,
+    "lr": 1.0e-3,
+    "layers": 1,
+    "visual_length": 32,
+    "milestones": [1],
+}
 
 
 @pytest.fixture(autouse=True)
@@ -26,8 +37,15 @@ def _one_thread():
 
 
 def _samples(rng, n=8, lengths=(10, 50)):
-    return [FeatureSample(f"v{i}", rng.normal(size=(int(rng.integers(*lengths)), D)).astype(np.float32), i % 2,
-                          ("abnormal",) if i % 2 else ()) for i in range(n)]
+    return [
+        FeatureSample(
+            f"v{i}",
+            rng.normal(size=(int(rng.integers(*lengths)), D)).astype(np.float32),
+            i % 2,
+            ("abnormal",) if i % 2 else (),
+        )
+        for i in range(n)
+    ]
 
 
 def _method(**over):
@@ -41,21 +59,30 @@ def _method(**over):
 
 def test_config_defaults_are_the_official_ucf_code():
     cfg = resolve_config({})
-    assert (cfg["lr_source"], cfg["epochs"], cfg["window"], cfg["layers"], cfg["lambda_cts"]) == ("code", 10, 8, 2, 0.1)
+    assert (cfg["lr_source"], cfg["epochs"], cfg["window"], cfg["layers"], cfg["lambda_cts"]) == (
+        "code",
+        10,
+        8,
+        2,
+        0.1,
+    )
     assert cfg["checkpoint_selection"] == "none" and cfg["mask_padding"] is False
     assert lr_at_epoch(cfg, 0) == pytest.approx(2e-5) and lr_at_epoch(cfg, 4) == pytest.approx(2e-6)
     assert lr_at_epoch({**cfg, "lr_source": "paper"}, 0) == pytest.approx(1e-5)
 
 
-@pytest.mark.parametrize("over, match", [
-    ({"windw": 8}, "unknown VadCLIP option"),
-    ({"gcn": "deep"}, "gcn='deep' is not one of"),
-    ({"checkpoint_selection": "best"}, "checkpoint_selection"),
-    ({"epochs": -1}, "epochs must be a positive integer"),
-    ({"layers": 1.5}, "layers must be a positive integer"),
-    ({"embed_dim": "big"}, "embed_dim"),
-    ({"lr_source": "code", "lr_by_source": {"paper": 1.0}}, "lr_source='code' has no entry"),
-])
+@pytest.mark.parametrize(
+    "over, match",
+    [
+        ({"windw": 8}, "unknown VadCLIP option"),
+        ({"gcn": "deep"}, "gcn='deep' is not one of"),
+        ({"checkpoint_selection": "best"}, "checkpoint_selection"),
+        ({"epochs": -1}, "epochs must be a positive integer"),
+        ({"layers": 1.5}, "layers must be a positive integer"),
+        ({"embed_dim": "big"}, "embed_dim"),
+        ({"lr_source": "code", "lr_by_source": {"paper": 1.0}}, "lr_source='code' has no entry"),
+    ],
+)
 def test_config_errors(over, match):
     with pytest.raises(ConfigError, match=match):
         VadCLIP(over)
@@ -67,20 +94,28 @@ def test_config_errors(over, match):
 def test_label_matrix_ucf_xd_binary():
     y = label_matrix([(0, ()), (0, ("Normal",)), (1, ("RoadAccidents",)), (1, ("Abuse",))], UCF_CRIME_CLASSES)
     assert y.shape == (4, 14) and y[:2, 0].tolist() == [1, 1] and y[2, 8] == 1 and y[3, 1] == 1
-    y = label_matrix([(1, ("B4-0-0",)), (1, ("B2", "G")), (1, ("car accident",)), (0, ("A",))], XD_VIOLENCE_CLASSES)
+    y = label_matrix(
+        [(1, ("B4-0-0",)), (1, ("B2", "G")), (1, ("car accident",)), (0, ("A",))], XD_VIOLENCE_CLASSES
+    )
     assert y[0].tolist() == [0, 0, 0, 1, 0, 0, 0] and y[1].tolist() == [0, 0, 1, 0, 0, 0, 1]
     assert y[2, 5] == 1 and y[3, 0] == 1
     assert label_matrix([(1, ()), (1, ("running",)), (0, ())], ("normal", "abnormal")).tolist() == [
-        [0, 1], [0, 1], [1, 0]]
+        [0, 1],
+        [0, 1],
+        [1, 0],
+    ]
 
 
-@pytest.mark.parametrize("item, match", [
-    ((None, ()), "video 'v0' has no video label"),
-    ((2, ()), "label must be 0 or 1"),
-    ((1, ()), "is abnormal \\(label 1\\) but has no anomaly class"),
-    ((1, ("Skateboarding",)), "class 'skateboarding' is not in the VadCLIP class list"),
-    ((0, ("Abuse",)), "has label 0 \\(normal\\) but anomaly classes"),
-])
+@pytest.mark.parametrize(
+    "item, match",
+    [
+        ((None, ()), "video 'v0' has no video label"),
+        ((2, ()), "label must be 0 or 1"),
+        ((1, ()), "is abnormal \\(label 1\\) but has no anomaly class"),
+        ((1, ("Skateboarding",)), "class 'skateboarding' is not in the VadCLIP class list"),
+        ((0, ("Abuse",)), "has label 0 \\(normal\\) but anomaly classes"),
+    ],
+)
 def test_label_errors(item, match):
     with pytest.raises(DataError, match=match):
         label_matrix([item], UCF_CRIME_CLASSES, ["v0"])
@@ -119,13 +154,17 @@ def test_deterministic_under_seed(rng):
 
 def test_ucf_loop_multiclass_and_errors(rng):
     train = [FeatureSample(f"n{i}", rng.normal(size=(20, D)).astype(np.float32), 0, ()) for i in range(5)]
-    train += [FeatureSample(f"a{i}", rng.normal(size=(20, D)).astype(np.float32), 1, (cls,))
-              for i, cls in enumerate(["Abuse", "Arson", "RoadAccidents", "Stealing"])]
+    train += [
+        FeatureSample(f"a{i}", rng.normal(size=(20, D)).astype(np.float32), 1, (cls,))
+        for i, cls in enumerate(["Abuse", "Arson", "RoadAccidents", "Stealing"])
+    ]
     m = _method(classes="ucf-crime", loop="ucf", batch_normal=2, batch_abnormal=2, epochs=1)
     m.fit(train)
     assert m.history[0]["steps"] == 2  # min(5 // 2, 4 // 2)
     assert m.score_outputs(FeatureSample("t", train[0].features))["probs"].shape == (20, 14)
-    with pytest.raises(DataError, match="loop=ucf needs at least batch_normal=8 normal.*found 5 normal and 4"):
+    with pytest.raises(
+        DataError, match="loop=ucf needs at least batch_normal=8 normal.*found 5 normal and 4"
+    ):
         _method(classes="ucf-crime", loop="ucf", batch_normal=8, batch_abnormal=2).fit(train)
     with pytest.raises(DataError, match="video 'bad' \\(crop 3\\).*shape \\(T, 64\\).*found \\(20, 32\\)"):
         m.fit([FeatureSample("bad", np.zeros((20, 32), np.float32), 0, (), crop=3)])
@@ -180,10 +219,20 @@ def test_selection_keeps_and_reloads_the_best(rng):
 
 
 def test_selection_ucf_loop_every_n_steps(rng):
-    train = [FeatureSample(f"v{i}", rng.normal(size=(12, D)).astype(np.float32), i % 2,
-                           ("abnormal",) if i % 2 else ()) for i in range(16)]
-    m = _method(checkpoint_selection="test_auc_c", loop="ucf", batch_normal=1, batch_abnormal=1,
-                selection_every=3, epochs=1)
+    train = [
+        FeatureSample(
+            f"v{i}", rng.normal(size=(12, D)).astype(np.float32), i % 2, ("abnormal",) if i % 2 else ()
+        )
+        for i in range(16)
+    ]
+    m = _method(
+        checkpoint_selection="test_auc_c",
+        loop="ucf",
+        batch_normal=1,
+        batch_abnormal=1,
+        selection_every=3,
+        epochs=1,
+    )
     calls = []
     m.test_evaluator = lambda: calls.append(1) or {"c": {"auc_micro": float(len(calls))}}
     m.fit(train)
@@ -214,13 +263,15 @@ def test_official_checkpoint_names(rng, tmp_path):
     from vadbench.methods.vadclip.torch_model import _OFFICIAL_PREFIX
 
     m = _method()
-    ours = {k: v.clone() + 1 for k, v in m._ensure_model().state_dict().items() if not k.startswith("clipmodel.")}
+    ours = {
+        k: v.clone() + 1 for k, v in m._ensure_model().state_dict().items() if not k.startswith("clipmodel.")
+    }
     back = {v: k for k, v in _OFFICIAL_PREFIX.items()}
     official = {}
     for key, value in ours.items():
         for new, old in back.items():
             if key.startswith(new):
-                key = old + key[len(new):]
+                key = old + key[len(new) :]
                 break
         official[key] = value
     official["clipmodel.token_embedding.weight"] = torch.zeros(1)

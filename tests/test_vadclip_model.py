@@ -31,9 +31,9 @@ def _official_attention_mask(visual_length: int, attn_window: int) -> torch.Tens
     mask.fill_(float("-inf"))
     for i in range(int(visual_length / attn_window)):
         if (i + 1) * attn_window < visual_length:
-            mask[i * attn_window: (i + 1) * attn_window, i * attn_window: (i + 1) * attn_window] = 0
+            mask[i * attn_window : (i + 1) * attn_window, i * attn_window : (i + 1) * attn_window] = 0
         else:
-            mask[i * attn_window: visual_length, i * attn_window: visual_length] = 0
+            mask[i * attn_window : visual_length, i * attn_window : visual_length] = 0
     return mask
 
 
@@ -89,7 +89,11 @@ def test_distance_adjacency_code_and_paper():
     assert torch.allclose(paper.sum(1), torch.ones(256))
     assert torch.allclose(paper[5], torch.softmax(-(j - 5).abs(), 0))
     masked = DistanceAdj(8, "code")(torch.tensor([[True] * 5 + [False] * 3]))
-    assert masked.shape == (1, 8, 8) and float(masked[0, 5:].abs().sum()) == 0 and float(masked[0, :, 6].abs().sum()) == 0
+    assert (
+        masked.shape == (1, 8, 8)
+        and float(masked[0, 5:].abs().sum()) == 0
+        and float(masked[0, :, 6].abs().sum()) == 0
+    )
     with pytest.raises(ConfigError, match="distance_adjacency"):
         DistanceAdj(8, "gauss")
 
@@ -124,6 +128,20 @@ def test_blocked_attention_equals_dense_masked():
     assert torch.allclose(yb[1, :24], blocked(x)[1, :24], atol=1e-6)
 
 
+@pytest.mark.parametrize("heads", [1, 2])
+def test_attention_equals_torch_multihead_attention(heads):
+    """Our functional attention with the module's weights = nn.MultiheadAttention (sequence-first) + mask."""
+    from vadbench.methods.vadclip.torch_model import ResidualAttentionBlock
+
+    torch.manual_seed(0)
+    block = ResidualAttentionBlock(32, heads)
+    x, mask = torch.randn(3, 64, 32), window_mask(64, 8)
+    xs = x.transpose(0, 1)
+    expect = block.attn(xs, xs, xs, need_weights=False, attn_mask=mask)[0].transpose(0, 1)
+    assert torch.allclose(block.attention(x, mask, None), expect, atol=1e-5)
+    assert torch.allclose(block.attention(x, None, 8), expect, atol=1e-5)
+
+
 def test_graph_convolution_literal():
     torch.manual_seed(0)
     gc = GraphConvolution(8, 4)
@@ -139,8 +157,13 @@ def test_graph_convolution_literal():
 def test_adapter_shapes_and_variants():
     torch.manual_seed(0)
     x, lengths = torch.randn(2, 32, 16), torch.tensor([32, 9])
-    for kw in ({}, {"gcn": "paper"}, {"distance_adjacency": "paper"}, {"window_mode": "overlapping"},
-               {"mask_padding": True}):
+    for kw in (
+        {},
+        {"gcn": "paper"},
+        {"distance_adjacency": "paper"},
+        {"window_mode": "overlapping"},
+        {"mask_padding": True},
+    ):
         out = LGTAdapter(16, 32, 1, 1, 8, **kw)(x, lengths)
         assert out.shape == (2, 32, 16) and torch.isfinite(out).all(), kw
     with pytest.raises(ConfigError, match="unknown gcn"):
@@ -149,10 +172,19 @@ def test_adapter_shapes_and_variants():
 
 def test_trainable_parameter_count_matches_spec():
     """Spec 5.10: about 12.64 M trainable parameters (UCF, 2 layers) and 9.49 M (XD, 1 layer)."""
+
     def count(layers, window):
-        mods = torch.nn.ModuleList([LGTAdapter(512, 256, layers, 1, window), _mlp(512), _mlp(512),
-                                    torch.nn.Linear(512, 1), torch.nn.Embedding(77, 512)])
+        mods = torch.nn.ModuleList(
+            [
+                LGTAdapter(512, 256, layers, 1, window),
+                _mlp(512),
+                _mlp(512),
+                torch.nn.Linear(512, 1),
+                torch.nn.Embedding(77, 512),
+            ]
+        )
         return count_trainable(mods)
+
     assert abs(count(2, 8) / 1e6 - 12.64) < 0.01
     assert abs(count(1, 64) / 1e6 - 9.49) < 0.01
 
@@ -179,7 +211,7 @@ def _official_prompts(table, word_embedding, word_tokens, prefix, postfix):
     for i in range(c):
         ind = torch.argmax(word_tokens[i], -1)
         text_embeddings[i, 0] = word_embedding[i, 0]
-        text_embeddings[i, prefix + 1: prefix + ind] = word_embedding[i, 1:ind]
+        text_embeddings[i, prefix + 1 : prefix + ind] = word_embedding[i, 1:ind]
         text_embeddings[i, prefix + ind + postfix] = word_embedding[i, ind]
         text_tokens[i, prefix + ind + postfix] = word_tokens[i, ind]
     return text_embeddings, text_tokens
@@ -190,7 +222,11 @@ def test_prompt_learner_matches_official_construction():
     clip = _fake_clip()
     tokens = torch.zeros(3, 77, dtype=torch.long)
     for i, n_words in enumerate([1, 3, 5]):  # SOT=98, words 1..97, EOT=99 (largest id, as CLIP's BPE)
-        tokens[i, 0], tokens[i, 1:1 + n_words], tokens[i, 1 + n_words] = 98, torch.arange(1, 1 + n_words) + i, 99
+        tokens[i, 0], tokens[i, 1 : 1 + n_words], tokens[i, 1 + n_words] = (
+            98,
+            torch.arange(1, 1 + n_words) + i,
+            99,
+        )
     word = clip.token_embedding(tokens).detach()
     pl = PromptLearner(tokens, 16, 10, 10)
     expect, text_tokens = _official_prompts(pl.text_prompt_embeddings.weight.detach(), word, tokens, 10, 10)
@@ -229,7 +265,13 @@ def test_vadclip_model_forward_and_official_keys():
         model(torch.randn(1, 32, 32), torch.tensor([32]))
     trainable = {k for k, p in model.named_parameters() if p.requires_grad}
     assert not any(k.startswith("clipmodel.") for k in trainable)
-    renamed = official_state_dict({"temporal.resblocks.0.attn.in_proj_weight": 0,
-                                   "text_prompt_embeddings.weight": 1, "frame_position_embeddings.weight": 2,
-                                   "classifier.weight": 3, "clipmodel.token_embedding.weight": 4})
+    renamed = official_state_dict(
+        {
+            "temporal.resblocks.0.attn.in_proj_weight": 0,
+            "text_prompt_embeddings.weight": 1,
+            "frame_position_embeddings.weight": 2,
+            "classifier.weight": 3,
+            "clipmodel.token_embedding.weight": 4,
+        }
+    )
     assert set(renamed) <= set(model.state_dict())

@@ -315,7 +315,7 @@ class SnippetPlan:
 
     Example:
         >>> plan = SnippetPlan.build(40, FeatureSpec(crops="center"))
-        >>> plan.n_snippets, plan.frames[-1], plan.weights.tolist()
+        >>> plan.n_snippets, int(plan.frames[-1]), plan.weights.tolist()
         (2, 31, [16.0, 16.0])
         >>> SnippetPlan.build(40, FeatureSpec(crops="center", reduce="middle")).frames.tolist()
         [8, 24]
@@ -378,10 +378,12 @@ class ExtractReport:
     seconds: float = 0.0
     decode_wait_s: float = 0.0  # time the model waited for decoded frames (≈0 when decoding keeps up)
     model_s: float = 0.0
+    load_s: float = 0.0  # loading the model (not counted in frames_per_s)
 
     @property
     def frames_per_s(self) -> float:
-        return self.n_frames / self.seconds if self.seconds > 0 else float("nan")
+        busy = self.seconds - self.load_s
+        return self.n_frames / busy if busy > 0 else float("nan")
 
 
 def _video_rows(dataset: Any, videos: Sequence[str] | None) -> list[tuple[str, Path]]:
@@ -554,6 +556,7 @@ def extract(
     start = time.perf_counter()
     if todo:
         embedder = _Embedder(spec, device)
+        report.load_s = time.perf_counter() - start
         previous = read_manifest(folder).get("weights_sha256")
         if previous and previous != embedder.weights_sha:
             raise DataError(
@@ -627,6 +630,10 @@ def extract(
                         if world_size == 1 and time.perf_counter() - last_flush > 30:
                             _write_manifest(folder, header, entries)
                             last_flush = time.perf_counter()
+        except BaseException:
+            if world_size == 1 and entries:  # keep what was written before the failure
+                _write_manifest(folder, header, entries)
+            raise
         finally:
             stop.set()
             worker.join(timeout=10)
@@ -758,7 +765,18 @@ def extract_distributed(
         dist.init_process_group(backend="nccl" if cuda else "gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     try:
-        report = extract(dataset, videos, spec, device, store, rank=rank, world_size=world, **kwargs)
+        error: BaseException | None = None
+        try:
+            report = extract(dataset, videos, spec, device, store, rank=rank, world_size=world, **kwargs)
+        except Exception as err:  # noqa: BLE001 - shared with the other ranks first, then re-raised
+            error = err
+        # tell every rank whether one failed, so that none waits forever at the barrier
+        failed = torch.tensor([0 if error is None else 1], device=device if cuda else "cpu")
+        dist.all_reduce(failed)
+        if error is not None:
+            raise error
+        if int(failed.item()):
+            raise DataError(f"extraction failed on {int(failed.item())} other rank(s); see their messages")
         dist.barrier()
         if rank == 0:
             merge_manifests(store.path(dataset, spec))

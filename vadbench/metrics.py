@@ -3,9 +3,9 @@ VadCLIP's mAP@IoU and the NWPU Campus anticipation labels (``specs/protocols.md`
 
 Pure numpy. :func:`evaluate` computes every frame metric from one sort of the scores. Its values equal
 scikit-learn's (``roc_auc_score``, ``average_precision_score``, ``auc(recall, precision)``), ties included;
-the tests check that to 1e-9. scikit-learn is not used here because its per-call validation and its two
-separate sorts make it about four times slower than one shared sort (see ``tests/bench``), and per-video
-AUCs would cost one call per video.
+the tests check that to 1e-9. scikit-learn is not used here: its per-call validation and separate sorts for
+ROC and PR make it several times slower than one shared pass (``tests/bench/test_bench_metrics.py``), and
+per-video AUCs would cost one call per video.
 
 Example:
     >>> import numpy as np
@@ -288,6 +288,9 @@ def _one_class_fix(rule: str, u: np.ndarray, p: np.ndarray, n: np.ndarray, yb: n
         auc[one] = np.nan
         return auc
     if rule == "pad01":  # every video gets (label 0, score 0) first and (label 1, score 1) last
+        if s.min() < 0 or s.max() > 1:
+            warnings.warn("auc_macro_rule=pad01 pads with scores 0 and 1, which are neutral only for scores "
+                          "in [0, 1] (use normalise=minmax_video or rescale)", stacklevel=3)
         neg_lt1 = np.add.reduceat((~yb & (s < 1)).view(np.uint8), offsets[:-1], dtype=np.int64)
         neg_eq1 = np.add.reduceat((~yb & (s == 1)).view(np.uint8), offsets[:-1], dtype=np.int64)
         pos_gt0 = np.add.reduceat((yb & (s > 0)).view(np.uint8), offsets[:-1], dtype=np.int64)

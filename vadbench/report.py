@@ -58,65 +58,73 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def plot_video_scores(
-    path: str | os.PathLike[str], video: str, scores: np.ndarray, labels: np.ndarray
-) -> Path:
-    """One video's frame scores as a curve, ground-truth anomalous spans shaded. Returns the PNG path."""
-    plt = _pyplot()
+def _draw_scores(ax: Any, video: str, scores: np.ndarray, labels: np.ndarray) -> None:
     scores, labels = np.asarray(scores, dtype=float), np.asarray(labels)
-    fig, ax = plt.subplots(figsize=(7, 2.2))
+    for s, e in gt_spans(labels):
+        ax.axvspan(s, e, color="tab:red", alpha=0.2, lw=0)
+    ax.plot(np.arange(scores.size), scores, color="tab:blue", lw=1)
+    ax.set_xlim(0, max(scores.size - 1, 1))
+    kind = "abnormal" if labels.any() else "normal"
+    ax.set_title(f"{video}  ({kind}, {scores.size} frames)", fontsize=8, loc="left")
+    ax.tick_params(labelsize=7)
+
+
+def plot_video_scores(
+    path: str | os.PathLike[str],
+    videos: Sequence[str],
+    scores: Sequence[np.ndarray],
+    labels: Sequence[np.ndarray],
+) -> Path:
+    """Frame scores of each video as a curve, ground-truth anomalous spans shaded: one panel per video in
+    one PNG (a single figure keeps the report fast). Returns the PNG path."""
+    plt = _pyplot()
+    n = len(videos)
+    if n == 0 or not (len(scores) == len(labels) == n):
+        raise ValueError(f"plot_video_scores: {n} videos, {len(scores)} score and {len(labels)} label arrays")
+    height = 0.3 + 1.45 * n
+    fig, axes = plt.subplots(n, 1, figsize=(7, height), squeeze=False)
     try:
-        for s, e in gt_spans(labels):
-            ax.axvspan(s, e, color="tab:red", alpha=0.2, lw=0)
-        ax.plot(np.arange(scores.size), scores, color="tab:blue", lw=1)
-        ax.set_xlim(0, max(scores.size - 1, 1))
-        ax.set_title(
-            f"{video}  ({'abnormal' if labels.any() else 'normal'}, {scores.size} frames)", fontsize=9
-        )
-        ax.set_xlabel("frame", fontsize=8)
-        ax.set_ylabel("score", fontsize=8)
-        ax.tick_params(labelsize=7)
-        fig.tight_layout()
+        for ax, v, s, y in zip(axes[:, 0], videos, scores, labels, strict=True):
+            _draw_scores(ax, v, s, y)
+        axes[-1, 0].set_xlabel("frame (shaded: ground-truth anomaly)", fontsize=8)
+        fig.subplots_adjust(left=0.07, right=0.98, top=1 - 0.25 / height, bottom=0.45 / height, hspace=0.6)
         return _save(fig, Path(path))
     finally:
         plt.close(fig)
 
 
-def plot_roc_pr(directory: str | os.PathLike[str], labels: np.ndarray, scores: np.ndarray) -> dict[str, Path]:
-    """ROC and precision-recall curves of the concatenated frames (``roc.png``, ``pr.png``); empty when the
-    labels hold a single class."""
+def plot_roc_pr(path: str | os.PathLike[str], labels: np.ndarray, scores: np.ndarray) -> Path | None:
+    """ROC and precision-recall curves of the concatenated frames, side by side in one PNG; None when the
+    labels hold a single class (both curves undefined)."""
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     labels, scores = np.asarray(labels).astype(int), np.asarray(scores, dtype=float)
     if labels.size == 0 or labels.min() == labels.max():
-        return {}
+        return None
     plt = _pyplot()
-    directory = Path(directory)
-    out: dict[str, Path] = {}
     fpr, tpr, _ = roc_curve(labels, scores)
     prec, rec, _ = precision_recall_curve(labels, scores)
-    for name, (x, y, xl, yl, diag) in {
-        "roc": (fpr, tpr, "false positive rate", "true positive rate", True),
-        "pr": (rec, prec, "recall", "precision", False),
-    }.items():
-        fig, ax = plt.subplots(figsize=(3.6, 3.4))
-        try:
-            ax.plot(x, y, color="tab:blue", lw=1.2)
-            if diag:
-                ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-            else:
-                ax.axhline(labels.mean(), color="grey", lw=0.8, ls="--")
+    fig, (ax_roc, ax_pr) = plt.subplots(1, 2, figsize=(7, 3.4))
+    try:
+        ax_roc.plot(fpr, tpr, color="tab:blue", lw=1.2)
+        ax_roc.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+        ax_pr.plot(rec, prec, color="tab:blue", lw=1.2)
+        ax_pr.axhline(labels.mean(), color="grey", lw=0.8, ls="--")
+        panels = (
+            (ax_roc, "ROC", "false positive rate", "true positive rate"),
+            (ax_pr, "PR", "recall", "precision"),
+        )
+        for ax, title, xl, yl in panels:
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1.01)
             ax.set_xlabel(xl, fontsize=8)
             ax.set_ylabel(yl, fontsize=8)
-            ax.set_title(name.upper(), fontsize=9)
+            ax.set_title(title, fontsize=9)
             ax.tick_params(labelsize=7)
-            fig.tight_layout()
-            out[name] = _save(fig, directory / f"{name}.png")
-        finally:
-            plt.close(fig)
-    return out
+        fig.subplots_adjust(left=0.09, right=0.98, top=0.9, bottom=0.14, wspace=0.3)
+        return _save(fig, Path(path))
+    finally:
+        plt.close(fig)
 
 
 def choose_videos(videos: Sequence[str], video_labels: Mapping[str, int], max_videos: int = 12) -> list[str]:
@@ -194,7 +202,7 @@ def render_html(
     if per_type:
         parts += [
             "<h2>AUC per anomaly type</h2>",
-            "<p>Micro AUC over the frames of the videos of that type plus all normal test videos.</p>",
+            "<p>Micro AUC of the anomalous frames of each type against all normal test frames.</p>",
             _table(
                 [
                     (
@@ -205,18 +213,12 @@ def render_html(
                     )
                     for t, d in per_type.items()
                 ],
-                ("type", "auc_micro", "videos", "frames"),
+                ("type", "auc_micro", "videos", "frames kept"),
             ),
         ]
-    curves = [(a, p) for a, p in images if a in ("ROC", "PR")]
-    videos = [(a, p) for a, p in images if a not in ("ROC", "PR")]
-    if curves:
-        parts += ["<h2>ROC and PR curves (all test frames)</h2>", "".join(_img(p, a) for a, p in curves)]
-    if videos:
-        parts += [
-            "<h2>Scores per video (ground truth shaded)</h2>",
-            "".join(f"<div>{_img(p, a)}</div>" for a, p in videos),
-        ]
+    for alt, path in images:
+        heading = "ROC and PR curves (all test frames)" if alt == "ROC / PR" else "Scores per video"
+        parts += [f"<h2>{heading}</h2>", f"<div>{_img(path, alt)}</div>"]
     parts += [
         "<h2>Resolved config</h2>",
         f"<pre>{html.escape(yaml.safe_dump(dict(config), sort_keys=False))}</pre>",
@@ -252,12 +254,17 @@ def write_run_report(
     labels, scores = np.asarray(aligned.labels), np.asarray(aligned.scores, dtype=float)
     bounds = np.concatenate([[0], np.cumsum(np.asarray(aligned.lengths, dtype=int))])
     index = {v: i for i, v in enumerate(aligned.videos)}
-    images: list[tuple[str, Path]] = [(k.upper(), p) for k, p in plot_roc_pr(plots, labels, scores).items()]
-    for video in choose_videos(list(aligned.videos), video_labels, max_videos):
-        i = index[video]
-        sl = slice(int(bounds[i]), int(bounds[i + 1]))
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in video)
-        images.append((video, plot_video_scores(plots / f"scores_{safe}.png", video, scores[sl], labels[sl])))
+    images: list[tuple[str, Path]] = []
+    curves = plot_roc_pr(plots / "roc_pr.png", labels, scores)
+    if curves is not None:
+        images.append(("ROC / PR", curves))
+    chosen = choose_videos(list(aligned.videos), video_labels, max_videos)
+    if chosen:
+        sl = [slice(int(bounds[index[v]]), int(bounds[index[v] + 1])) for v in chosen]
+        path = plot_video_scores(
+            plots / "scores.png", chosen, [scores[x] for x in sl], [labels[x] for x in sl]
+        )
+        images.append(("scores per video (shaded: ground truth)", path))
     text = render_html(
         title=f"vadbench run {config.get('run_id', run_dir.name)}",
         config=config,

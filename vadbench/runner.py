@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -193,26 +194,26 @@ def _dataset_name(dataset: Any) -> str:
 
 
 def load_method_preset(method_name: str, dataset: str, preset: str | None) -> dict[str, Any]:
-    """The preset of ``methods/<method>/metafile.yaml`` for ``dataset`` (normalised; empty when none applies).
+    """The preset of ``methods/<method>/metafile.yaml`` for ``dataset`` (:func:`vadbench.methods.presets.
+    load_preset`; ``preset=None`` takes the dataset's default preset). Empty when the method has no metafile
+    or no preset for that dataset and none was asked for.
 
     Keys used by the runner: ``config`` (method options), ``protocol`` (a section-13 preset name or a protocol
     string), ``protocol_overrides``, ``features`` (``FeatureSpec`` fields), ``dataset`` (dataset keyword
-    arguments, e.g. the synthetic size), ``seed``. The metafile format and loader are H7's
-    (:mod:`vadbench.methods.presets`).
+    arguments, e.g. the synthetic size), ``seed``, ``preset`` (the resolved name).
     """
-    try:
-        from vadbench.methods import presets as presets_mod
-    except ModuleNotFoundError as err:
-        if err.name != "vadbench.methods.presets":
-            raise
+    from vadbench.methods import presets as presets_mod
+
+    if not presets_mod.metafile_path(method_name).is_file():
         if preset is not None:
             raise ConfigError(
-                f"preset {preset!r} requested but vadbench.methods.presets is not available"
-            ) from None
+                f"preset {preset!r} requested but method {method_name!r} has no metafile "
+                f"(expected {presets_mod.metafile_path(method_name)})"
+            )
         return {}
     try:
         data = presets_mod.load_preset(method_name, dataset, preset)
-    except (ConfigError, DataError):
+    except ConfigError:
         if preset is None:
             return {}
         raise
@@ -220,27 +221,18 @@ def load_method_preset(method_name: str, dataset: str, preset: str | None) -> di
 
 
 def method_presets(method_name: str) -> dict[str, list[str]]:
-    """Per dataset, the preset names of ``methods/<method>/metafile.yaml`` (empty when there is none)."""
-    try:
-        from vadbench.methods import presets as presets_mod
-    except ModuleNotFoundError as err:
-        if err.name != "vadbench.methods.presets":
-            raise
+    """Per dataset, the preset names of ``methods/<method>/metafile.yaml`` (empty when there is none).
+
+    >>> "tiny" in method_presets("vadclip").get("synthetic", [])
+    True
+    """
+    from vadbench.methods import presets as presets_mod
+
+    if not presets_mod.metafile_path(method_name).is_file():
         return {}
-    lister = getattr(presets_mod, "list_presets", None)
-    if lister is None:
-        return {}
-    try:
-        found = lister(method_name)
-    except (ConfigError, DataError):
-        return {}
-    if isinstance(found, Mapping):
-        return {str(k): [str(n) for n in v] for k, v in found.items()}
-    out: dict[str, list[str]] = {}
-    for item in found:  # (dataset, name) pairs
-        ds, name = item
-        out.setdefault(str(ds), []).append(str(name))
-    return out
+    datasets = presets_mod.load_metafile(method_name)["Datasets"]
+    out = {str(ds): presets_mod.preset_names(method_name, ds) for ds in datasets}
+    return {ds: names for ds, names in out.items() if names}
 
 
 def default_protocol_name(dataset: str, supervision: str) -> str:
@@ -361,11 +353,10 @@ def open_dataset(dataset: Any, root: str | os.PathLike[str] | None, kwargs: Mapp
 # -- inputs ---------------------------------------------------------------------------------------------
 
 
-def _feature_spec(features: Mapping[str, Any] | None, seed: int) -> Any:
+def _feature_spec(features: Mapping[str, Any] | None) -> Any:
     from vadbench.features import FeatureSpec
 
-    kwargs = dict(features or {})
-    return FeatureSpec(**kwargs)
+    return FeatureSpec.from_dict(dict(features or {}))
 
 
 def _spec_n_crops(spec: Any) -> int | None:
@@ -375,11 +366,13 @@ def _spec_n_crops(spec: Any) -> int | None:
     return _N_CROPS.get(str(getattr(spec, "crops", "")))
 
 
-def load_feature_inputs(ds: Any, videos: Sequence[str], spec: Any, device: str) -> dict[str, np.ndarray]:
+def load_feature_inputs(
+    ds: Any, videos: Sequence[str], spec: Any, device: str, progress: bool = True
+) -> dict[str, np.ndarray]:
     """Features ``(T, K, D)`` per video (:func:`vadbench.features.load_features` extracts what is missing)."""
     from vadbench.features import load_features
 
-    feats = load_features(ds, list(videos), spec, device=device)
+    feats = load_features(ds, list(videos), spec, device=device, progress=progress)
     out: dict[str, np.ndarray] = {}
     for video in videos:
         if video not in feats:
@@ -508,6 +501,38 @@ def make_test_evaluator(
     return evaluate
 
 
+def check_alignment(
+    protocol: Any, samples: Mapping[str, list[Any]], labels: Mapping[str, np.ndarray], spec: Any = None
+) -> None:
+    """Dry-run the protocol on zero scores of the shape the method will return, before any training, so that
+    inputs that cannot fit the ground-truth convention fail in seconds (e.g. features with T = floor(n/16)
+    against a 16*ceil(n/16) convention)."""
+    from vadbench.errors import ScoreError
+    from vadbench.protocol import apply
+
+    dummy: dict[str, np.ndarray] = {}
+    for video, crops in samples.items():
+        first = crops[0]
+        if hasattr(first, "features"):
+            n = int(np.asarray(first.features).shape[0])
+        else:
+            n = int(first.n_frames)
+        dummy[video] = np.zeros(n) if len(crops) == 1 else np.zeros((n, len(crops)))
+    try:
+        apply(protocol, dummy, labels)
+    except ScoreError as err:
+        hint = ""
+        if spec is not None:
+            hint = (
+                f" The features (crops={spec.crops}, snippet={spec.snippet}, tail={spec.tail})"
+                f" give T snippets per video; convention gt={protocol.gt} expects another length: choose the"
+                " feature tail that matches it (e.g. --feature tail=pad for 16*ceil(n/16) conventions)."
+            )
+        raise ConfigError(
+            f"the inputs do not fit the protocol (checked before training): {err}.{hint}"
+        ) from None
+
+
 # -- per-type AUC ---------------------------------------------------------------------------------------
 
 
@@ -536,25 +561,43 @@ def anomaly_types(ds: Any) -> dict[str, tuple[str, ...]]:
     return {str(v): tuple([k] if isinstance(k, str) else sorted(k)) for v, k in dict(raw).items()}
 
 
-def per_type_auc(aligned: Any, types: Mapping[str, Sequence[str]], video_labels: Mapping[str, int]) -> dict:
-    """Micro AUC per anomaly type over the frames of the videos of that type plus all normal test videos."""
+def per_type_auc(
+    ds: Any, aligned: Any, labels: Mapping[str, np.ndarray], video_labels: Mapping[str, int]
+) -> dict[str, dict[str, Any]]:
+    """Micro AUC per anomaly type, against all normal frames, when the dataset records types.
+
+    With the dataset's ``type_masks(labels)`` (synthetic: frame-exact, per event) a type's AUC uses the
+    normal frames plus the frames of that type's events; otherwise the frames of the videos of that type plus
+    the normal test videos. Empty when the dataset records no type.
+    """
     from vadbench.metrics import evaluate
 
+    types = anomaly_types(ds)
+    if not types:
+        return {}
     videos = list(aligned.videos)
+    y_all, s_all = np.asarray(aligned.labels), np.asarray(aligned.scores)
     bounds = np.concatenate([[0], np.cumsum(aligned.lengths)])
-    all_types = sorted({t for v in videos for t in types.get(v, ())})
-    out: dict[str, dict[str, float]] = {}
-    for kind in all_types:
-        keep = [
-            i for i, v in enumerate(videos) if kind in types.get(v, ()) or int(video_labels.get(v, 0)) == 0
-        ]
-        idx = (
-            np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in keep]) if keep else np.zeros(0, int)
-        )
-        y, s = np.asarray(aligned.labels)[idx], np.asarray(aligned.scores)[idx]
-        n_videos = sum(1 for i in keep if kind in types.get(videos[i], ()))
+    same_lengths = all(len(labels[v]) == int(n) for v, n in zip(videos, aligned.lengths, strict=True))
+    masks = ds.type_masks(labels) if callable(getattr(ds, "type_masks", None)) and same_lengths else None
+    out: dict[str, dict[str, Any]] = {}
+    for kind in sorted({t for v in videos for t in types.get(v, ())}):
+        if masks is not None and kind in masks:
+            keep = np.concatenate([np.asarray(masks[kind][v], bool) for v in videos])
+        else:
+            keep = np.zeros(y_all.size, bool)
+            for i, v in enumerate(videos):
+                if kind in types.get(v, ()) or int(video_labels.get(v, 0)) == 0:
+                    keep[bounds[i] : bounds[i + 1]] = True
+        y, s = y_all[keep], s_all[keep]
         auc = float("nan") if y.size == 0 or y.min() == y.max() else float(evaluate(y, s)["auc_micro"])
-        out[kind] = {"auc_micro": auc, "n_videos": n_videos, "n_frames": int(y.size)}
+        n_videos = sum(1 for v in videos if kind in types.get(v, ()))
+        out[kind] = {
+            "auc_micro": auc,
+            "n_videos": n_videos,
+            "n_frames": int(y.size),
+            "n_abnormal": int(y.sum()),
+        }
     return out
 
 
@@ -573,6 +616,7 @@ def resolve_config(
     *,
     select_on_test: bool = False,
     protocol: str | None = None,
+    features: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], type, Any]:
     """The resolved config of a run (everything that changes a number), the method class and the Protocol."""
     cls = resolve_method(method)
@@ -585,10 +629,17 @@ def resolve_config(
     seed = int(seed if seed is not None else data.get("seed", 0))
     proto_spec = protocol or data.get("protocol") or default_protocol_name(ds_name, cls.supervision)
     proto = resolve_protocol(str(proto_spec), data.get("protocol_overrides"))
+    feature_changes = dict(features or {})
     features = dict(data.get("features") or {}) if cls.input_kind == "features" else None
+    if feature_changes and features is None:
+        raise ConfigError(
+            f"feature options {sorted(feature_changes)} given but method {cls.name!r} takes "
+            f"{cls.input_kind}, not features"
+        )
     if features is not None:
-        features.setdefault("seed", seed)
-        spec = _feature_spec(features, seed)
+        features.update(feature_changes)
+        spec = _feature_spec(features)
+        features = dataclasses.asdict(spec)  # every field, resolved (recorded and hashed)
         proto = _check_crops(proto, _spec_n_crops(spec))
     selection = str(method_config.get("checkpoint_selection", "none") or "none")
     if selection != "none" and not select_on_test:
@@ -598,6 +649,7 @@ def resolve_config(
         )
     if select_on_test:
         proto = proto.replace(selection="test")
+    # a preset may itself carry selection=test (e.g. VadCLIP's test crop chosen on test results)
     config = {
         "method": cls.name,
         "supervision": cls.supervision,
@@ -606,16 +658,28 @@ def resolve_config(
         "dataset": ds_name,
         "dataset_kwargs": dict(data.get("dataset") or {}),
         "root": str(root) if root is not None else None,
-        "preset": preset,
+        "preset": data.get("preset", preset),
         "protocol": str(proto),
         "features": features,
         "tracks": dict(data.get("tracks") or {}) if cls.input_kind == "tracks" else None,
         "method_config": method_config,
         "seed": seed,
         "device": resolve_device(device),
-        "selection": "test" if select_on_test else "none",
+        "selection": str(proto.selection),
     }
     return _jsonable(config), cls, proto
+
+
+def data_fingerprint(ds: Any) -> str:
+    """A cheap fingerprint of a dataset's content: its video table (id, subset, frames, label) and, when it
+    has one, its manifest (the synthetic generator's version, seed and label hashes). 16 hex digits."""
+    table = ds.videos()
+    cols = [c for c in ("video", "subset", "n_frames", "label") if c in table.columns]
+    text = table[cols].astype(str).to_csv(index=False)
+    manifest = getattr(ds, "manifest", None)
+    if isinstance(manifest, Mapping):
+        text += json.dumps(_jsonable(manifest), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _read_state(run_dir: Path) -> dict[str, Any]:
@@ -652,13 +716,15 @@ def run(
     fresh: bool = False,
     select_on_test: bool = False,
     protocol: str | None = None,
+    features: Mapping[str, Any] | None = None,
     progress: bool = True,
     report: bool = True,
 ) -> RunResult:
     """Train and evaluate ``method`` on ``dataset`` under its preset's protocol; write ``runs/<id>/`` + a row.
 
-    ``overrides`` are method options on top of the preset; ``protocol`` replaces the preset's protocol (a
-    section-13 name or a protocol string). Returns a :class:`RunResult`.
+    ``overrides`` are method options on top of the preset; ``features`` are ``FeatureSpec`` fields on top of
+    the preset's; ``protocol`` replaces the preset's protocol (a section-13 name or a protocol string).
+    Returns a :class:`RunResult`.
     """
     config, cls, proto = resolve_config(
         method,
@@ -671,32 +737,35 @@ def run(
         overrides,
         select_on_test=select_on_test,
         protocol=protocol,
+        features=features,
     )
     chash = config_hash(config)
-    run_id = f"{config['method']}-{config['dataset']}-{config['preset'] or 'default'}-{chash[:8]}"
+    seed_ = int(config["seed"])
+    dev = str(config["device"])
+    _log(progress, f"[bold]run[/bold] {config['method']} on {config['dataset']} ({config['protocol']})")
+    ds = open_dataset(dataset, root, config["dataset_kwargs"])
+    # the run id also covers the data and the code: a re-run resumes only when all three are the same
+    from vadbench import __version__
+    from vadbench.leaderboard import git_commit
+
+    data_fp, code = data_fingerprint(ds), {"vadbench": __version__, "commit": git_commit()}
+    run_key = config_hash({"config": chash, "data": data_fp, "code": code})
+    run_id = f"{config['method']}-{config['dataset']}-{config['preset'] or 'default'}-{run_key[:8]}"
     run_dir = Path(runs_dir) / run_id
     if fresh and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     import yaml
 
-    _atomic_write_text(
-        run_dir / CONFIG_FILE,
-        yaml.safe_dump({"run_id": run_id, "config_hash": chash, **config}, sort_keys=False),
-    )
+    header = {"run_id": run_id, "config_hash": chash, "data_fingerprint": data_fp, "code": code}
+    _atomic_write_text(run_dir / CONFIG_FILE, yaml.safe_dump({**header, **config}, sort_keys=False))
     state = _read_state(run_dir)
-    if state.get("config_hash") not in (None, chash):
+    if state.get("run_key") != run_key:
         state = {}
-    state["config_hash"] = chash
-    seed_ = int(config["seed"])
-    dev = str(config["device"])
+    state["run_key"] = run_key
+    _log(progress, f"run folder {run_dir}")
 
-    # dataset, split, inputs
-    _log(
-        progress,
-        f"[bold]run[/bold] {run_id}: {config['method']} on {config['dataset']} ({config['protocol']})",
-    )
-    ds = open_dataset(dataset, root, config["dataset_kwargs"])
+    # split, inputs
     variant = resolve_split_variant(
         getattr(ds, "splits", ("test",)), cls.supervision, getattr(proto, "split", None)
     )
@@ -706,11 +775,11 @@ def run(
         raise DataError(f"dataset {config['dataset']!r} split {variant!r} has no test video")
     table = ds.videos()
     kind = cls.input_kind
-    spec = _feature_spec(config["features"], seed_) if kind == "features" else None
+    spec = _feature_spec(config["features"]) if kind == "features" else None
     train_inputs = test_inputs = None
     if kind == "features":
-        train_inputs = load_feature_inputs(ds, train_videos, spec, dev) if train_videos else {}
-        test_inputs = load_feature_inputs(ds, test_videos, spec, dev)
+        train_inputs = load_feature_inputs(ds, train_videos, spec, dev, progress) if train_videos else {}
+        test_inputs = load_feature_inputs(ds, test_videos, spec, dev, progress)
     elif kind == "tracks":
         from vadbench.tracks import load_tracks
 
@@ -732,6 +801,8 @@ def run(
 
     def test_labels() -> dict[str, np.ndarray]:
         return dict(ds.frame_labels(proto.gt, split=variant, videos=test_videos, lengths=lengths))
+
+    check_alignment(proto, test_samples, test_labels(), spec)
 
     # fit (or resume)
     m = cls(dict(config["method_config"]), device=dev, seed=seed_)
@@ -798,8 +869,7 @@ def run(
             if v in per_video
         ) and set(per_video) == set(test_videos):
             branch_metrics[key] = dict(evaluate_protocol(proto, per_video, labels, video_labels=video_labels))
-    types = anomaly_types(ds)
-    type_auc = per_type_auc(aligned, types, video_labels) if types else {}
+    type_auc = per_type_auc(ds, aligned, labels, video_labels)
     metrics_doc = {
         "run_id": run_id,
         "protocol": str(proto),
@@ -894,6 +964,7 @@ def failure_row(method: Any, dataset: Any, error: BaseException | str, **kwargs:
             **{k: kwargs[k] for k in names if k in kwargs},
             select_on_test=bool(kwargs.get("select_on_test", False)),
             protocol=kwargs.get("protocol"),
+            features=kwargs.get("features"),
         )
         chash = config_hash(config)
         fields.update(

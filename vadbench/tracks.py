@@ -117,7 +117,7 @@ def spec_hash(spec: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------------------
 # tracks
 # ---------------------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(eq=False)
 class Track:
     """One object: ``frames`` (N,) 0-based frame indices, ``boxes`` (N, 4) x1 y1 x2 y2 (ByteTrack's Kalman
     boxes), ``scores`` (N,), ``det_boxes`` the matched detections; ``path`` is the source video for crops."""

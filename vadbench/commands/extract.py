@@ -82,5 +82,6 @@ def register(apps: dict[str, typer.Typer]) -> None:
             console.print(f"feature hash [bold]{spec.hash}[/bold]  folder {report.folder}")
             console.print(
                 f"extracted {len(report.extracted)} video(s){where}, {len(report.skipped)} already stored; "
-                f"{report.n_frames} frames in {report.seconds:.1f} s ({report.frames_per_s:.1f} frames/s)"
+                f"{report.n_frames} frames in {report.seconds - report.load_s:.1f} s "
+                f"({report.frames_per_s:.1f} frames/s; model loading {report.load_s:.1f} s)"
             )

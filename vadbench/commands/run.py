@@ -18,7 +18,7 @@ from vadbench.commands._common import fail_on_error
 DEFAULT_RESULTS = Path("runs") / "results.csv"
 
 
-def _parse_sets(values: list[str] | None) -> dict[str, Any]:
+def _parse_sets(values: list[str] | None, flag: str = "--set") -> dict[str, Any]:
     """``key=value`` method options (values read as YAML scalars: ``lr=1e-4``, ``mask_padding=true``)."""
     import yaml
 
@@ -28,7 +28,7 @@ def _parse_sets(values: list[str] | None) -> dict[str, Any]:
     for item in values or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set expects key=value, found {item!r}")
+            raise ConfigError(f"{flag} expects key=value, found {item!r}")
         out[key.strip()] = yaml.safe_load(value)
     return out
 
@@ -93,6 +93,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
         set_: Annotated[
             list[str] | None, typer.Option("--set", help="Method option key=value (repeatable).")
         ] = None,
+        feature: Annotated[
+            list[str] | None, typer.Option("--feature", help="Feature-spec field key=value, e.g. tail=pad.")
+        ] = None,
         fresh: Annotated[
             bool, typer.Option("--fresh", help="Ignore an earlier run of this config; refit.")
         ] = False,
@@ -118,6 +121,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
             leaderboard=leaderboard,
             runs_dir=runs_dir,
             overrides=_parse_sets(set_),
+            features=_parse_sets(feature, "--feature"),
             fresh=fresh,
             select_on_test=select_on_test,
             protocol=protocol,
@@ -152,6 +156,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
         partition: Annotated[str | None, typer.Option(help="Slurm partition.")] = None,
         timeout_min: Annotated[int, typer.Option(help="Slurm time limit per job (minutes).")] = 600,
         gpus: Annotated[int, typer.Option(help="GPUs per Slurm job.")] = 0,
+        feature: Annotated[
+            list[str] | None, typer.Option("--feature", help="Feature-spec field key=value (every run).")
+        ] = None,
         fresh: Annotated[bool, typer.Option("--fresh", help="Refit every run.")] = False,
         progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
     ) -> None:
@@ -178,6 +185,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
             preset=preset,
             root=root_,
             protocol=protocol,
+            features=_parse_sets(feature, "--feature"),
             device=device,
             seed=seed,
             epochs=epochs,

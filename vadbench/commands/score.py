@@ -143,7 +143,12 @@ def per_video_inputs(
                 )
             per_video_steps = [
                 f"{k}={getattr(protocol, k)}"
-                for k, none in (("smooth", "none"), ("normalise", "none"), ("border", "none"), ("align", "strict"))
+                for k, none in (
+                    ("smooth", "none"),
+                    ("normalise", "none"),
+                    ("border", "none"),
+                    ("align", "strict"),
+                )
                 if getattr(protocol, k) != none
             ] + (["anticipation"] if protocol.anticipation is not None else [])
             if per_video_steps:
@@ -209,7 +214,8 @@ def _dataset_labels(
             convention = protocol.gt
         elif explicit_protocol:
             raise ConfigError(
-                f"protocol gt={protocol.gt} is not a convention of {name} (known: {', '.join(ds.conventions)})"
+                f"protocol gt={protocol.gt} is not a convention of {name} "
+                f"(known: {', '.join(ds.conventions)})"
             )
         else:
             convention = ds.default_convention
@@ -272,11 +278,14 @@ def score(
         Path | None, typer.Option(help="Frame labels: .npy, .npz or .csv (or build them with --dataset).")
     ] = None,
     lengths: Annotated[
-        Path | None, typer.Option(help="Frames per video (csv video,n_frames or .npy) for concatenated labels.")
+        Path | None,
+        typer.Option(help="Frames per video (csv video,n_frames or .npy) for concatenated labels."),
     ] = None,
     protocol: Annotated[
         str | None,
-        typer.Option(help="A preset name (e.g. ped2/official) or a protocol string; 'preset;field=value' too."),
+        typer.Option(
+            help="A preset name (e.g. ped2/official) or a protocol string; 'preset;field=value' too."
+        ),
     ] = None,
     video_labels: Annotated[
         Path | None, typer.Option("--video-labels", help="0/1 per video (csv video,label / npz / npy).")
@@ -290,7 +299,8 @@ def score(
     ] = None,
     method: Annotated[str | None, typer.Option(help="Method name for --record.")] = None,
     dataset: Annotated[
-        str | None, typer.Option(help="Dataset name (for --record); without --labels, its loader builds them.")
+        str | None,
+        typer.Option(help="Dataset name (for --record); without --labels, its loader builds them."),
     ] = None,
     root: Annotated[Path | None, typer.Option(help="Dataset root for --dataset.")] = None,
     convention: Annotated[
@@ -319,6 +329,8 @@ def score(
         lab = load_values(labels, "labels", "label")
         names, lens = load_lengths(lengths) if lengths is not None else (None, None)
     elif dataset is not None:
+        if lengths is not None:
+            raise ConfigError("--lengths splits a labels file; the labels of --dataset are already per video")
         lab, vl_map, p = _dataset_labels(
             dataset, root, convention, p, protocol is not None, frame_counts, feature_lengths
         )

@@ -94,7 +94,7 @@ class SceneSpec:
     density: float  # mean arrivals per lane per frame
 
     def person_height(self, y: float | np.ndarray) -> float | np.ndarray:
-        """Person height in pixels at ground row ``y`` (perspective: farther = higher in the frame = smaller)."""
+        """Person height in pixels at ground row ``y`` (perspective: farther = higher up = smaller)."""
         yy = np.clip(y, 0.0, self.height)
         return self.height * (self.scale_a + self.scale_b * yy / self.height)
 
@@ -257,7 +257,8 @@ def _add_rest_spots(rng: np.random.Generator, scene: SceneSpec) -> None:
             s = rng.uniform(0.25, 0.75) * lane.length
             side = 1 if rng.random() < 0.5 else -1
             p = lane.point(s, +1, lateral=side * (lane.half_width * 4 + 0.06 * scene.height))
-            if 0.1 * scene.width < p[0] < 0.9 * scene.width and 0.2 * scene.height < p[1] < 0.97 * scene.height:
+            W, H = scene.width, scene.height
+            if 0.1 * W < p[0] < 0.9 * W and 0.2 * H < p[1] < 0.97 * H:
                 scene.rest_spots.append((float(p[0]), float(p[1])))
                 break
 
@@ -302,7 +303,7 @@ def random_colors(rng: np.random.Generator, kind: str) -> dict[str, np.ndarray]:
     if kind == "cyclist":
         cols["bike"] = _hsv(rng.uniform(0, 1), 0.5, 0.3)
     if kind == "vehicle":
-        cols["body"] = _hsv(rng.uniform(0, 1), rng.uniform(0.3, 0.9), rng.uniform(0.35, 0.9))
+        cols["body"] = _hsv(rng.uniform(0, 1), rng.uniform(0.7, 1.0), rng.uniform(0.75, 1.0))
         cols["glass"] = np.array([45, 55, 70], np.float32)
     return cols
 
@@ -411,6 +412,8 @@ def _soft_ring(x, y, cx, cy, r, t):
     return _clip01(t + 0.5 - np.abs(np.sqrt((x - cx) ** 2 + (y - cy) ** 2) - r))
 
 
+_TYRE = np.array([25, 25, 25], np.float32)
+
 # body-unit extents (u_min, u_max, v_min, v_max) in person heights
 _EXTENT = {
     "person": (-0.3, 0.3, -0.02, 1.0),
@@ -429,7 +432,9 @@ def sprite(track: Track, tau: int, h: float, width: int | None = None, height: i
     """
     x, y = float(track.x[tau]), float(track.y[tau])
     th = float(track.angle[tau])
-    ext_key = track.kind if track.kind != "vehicle" else ("vehicle_side" if track.side_view else "vehicle_front")
+    ext_key = track.kind
+    if track.kind == "vehicle":
+        ext_key = "vehicle_side" if track.side_view else "vehicle_front"
     u0, u1, v0, v1 = _EXTENT[ext_key]
     c, s = math.cos(th), math.sin(th)
     dx = [(u * c + v * s) * h for u in (u0, u1) for v in (v0, v1)]
@@ -458,7 +463,7 @@ def sprite(track: Track, tau: int, h: float, width: int | None = None, height: i
         Uh = U * track.heading
         t = max(0.035 * h, 0.45)
         for cu in (-0.3, 0.3):
-            layers.append((_soft_ring(Uh, V, cu * h, 0.16 * h, 0.15 * h, t), np.array([25, 25, 25], np.float32)))
+            layers.append((_soft_ring(Uh, V, cu * h, 0.16 * h, 0.15 * h, t), _TYRE))
         layers.append((_soft_box(Uh, V, 0, 0.24 * h, 0.28 * h, max(0.03 * h, m)), cols["bike"]))
         sw = 0.06 * np.sin(float(track.phase[tau]))
         layers.append((_soft_box(Uh, V, sw * h, 0.32 * h, max(0.05 * h, m), 0.13 * h), cols["pants"]))
@@ -552,5 +557,6 @@ def render(
                 if not m.any():
                     m = a >= 0.25
                 mask[t, ci0 : ci0 + a.shape[0], cj0 : cj0 + a.shape[1]] |= m.astype(np.uint8)
-                stats.setdefault(tr.event, []).append((t, vis, int(max(rows[-1] - rows[0], cols_[-1] - cols_[0]) + 1)))
+                side = int(max(rows[-1] - rows[0], cols_[-1] - cols_[0]) + 1)
+                stats.setdefault(tr.event, []).append((t, vis, side))
     return frames, mask, boxes, stats

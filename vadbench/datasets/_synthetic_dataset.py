@@ -67,7 +67,8 @@ class Synthetic(ShanghaiTech):
             raise DataError(f"synthetic: no boxes for video {video!r} ({path})")
         return pd.read_csv(path)
 
-    def type_masks(self, labels: Mapping[str, np.ndarray], by: str = "type") -> dict[str, dict[str, np.ndarray]]:
+    def type_masks(self, labels: Mapping[str, np.ndarray], by: str = "type"
+                   ) -> dict[str, dict[str, np.ndarray]]:
         """Per anomaly type (or ``by="category"``), boolean keep-masks over ``labels`` (any convention).
 
         For type k a frame is kept when its label is 0 or it belongs to an event of type k; frames past a

@@ -1,4 +1,4 @@
-"""Method presets: ``methods/<method>/metafile.yaml`` (OpenMMLab-style metafile), read with ``yaml.safe_load``.
+"""Method presets: ``methods/<method>/metafile.yaml`` (OpenMMLab-style metafile), read by ``yaml.safe_load``.
 
 Format (one file per method)::
 
@@ -80,14 +80,18 @@ def load_preset(method: str, dataset: str, preset: str | None = None) -> dict[st
     data = load_metafile(method)
     datasets = data["Datasets"]
     if dataset not in datasets:
-        raise ConfigError(f"method {method!r} has no preset for dataset {dataset!r} in {metafile_path(method)}; "
-                          f"datasets with presets: {', '.join(sorted(datasets))}")
+        raise ConfigError(
+            f"method {method!r} has no preset for dataset {dataset!r} in {metafile_path(method)}; "
+            f"datasets with presets: {', '.join(sorted(datasets))}"
+        )
     entry = datasets[dataset] or {}
     presets = entry.get("presets") or {}
     name = preset if preset is not None else entry.get("default_preset")
     if name not in presets:
-        raise ConfigError(f"unknown preset {name!r} of method {method!r} on {dataset!r}; "
-                          f"known: {', '.join(sorted(presets)) or '(none)'}")
+        raise ConfigError(
+            f"unknown preset {name!r} of method {method!r} on {dataset!r}; "
+            f"known: {', '.join(sorted(presets)) or '(none)'}"
+        )
     body = copy.deepcopy(presets[name] or {})
     config = dict(data.get("Defaults") or {})
     config.update(body.get("config") or {})

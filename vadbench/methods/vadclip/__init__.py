@@ -1,4 +1,6 @@
-"""VadCLIP (Wu et al., AAAI 2024): weakly supervised VAD on frozen CLIP features (``methods/vadclip/README.md``).
+"""VadCLIP (Wu et al., AAAI 2024): weakly supervised VAD on frozen CLIP features.
+
+Card: ``methods/vadclip/README.md``.
 
 Modules: :mod:`.torch_model` (nn.Modules), :mod:`.losses`, :mod:`.lengths` (training / test length handling),
 :mod:`.classes` (class lists), :mod:`.method` (the :class:`VadCLIP` Method).

@@ -6,7 +6,7 @@ losses read ``label[:, 0]`` as "normal" and the A-branch score is ``1 - softmax[
 Decision (documented in ``methods/vadclip/README.md``): a training sample is normal when its video label is 0,
 whatever its ``classes`` say (``()``, ``("normal",)``, ``("Normal",)`` and ``("A",)`` are all accepted); an
 abnormal sample (label 1) takes its class(es) from ``classes``. Names are matched case-, space- and
-underscore-insensitively, XD-Violence codes (``B4``, ``B2-G-0``) are expanded, ``0`` padding codes are ignored.
+underscore-insensitively, XD-Violence codes (``B4``, ``B2-G-0``) are expanded, ``0`` padding codes ignored.
 With the 2-class list ``binary`` (datasets without class names: synthetic, ShanghaiTech-weak) every abnormal
 video is ``abnormal``.
 
@@ -28,16 +28,39 @@ from vadbench.errors import ConfigError, DataError
 
 #: UCF-Crime, in VadCLIP's index order (``ucf_train.py`` label_map values).
 UCF_CRIME_CLASSES: tuple[str, ...] = (
-    "normal", "abuse", "arrest", "arson", "assault", "burglary", "explosion", "fighting",
-    "roadAccidents", "robbery", "shooting", "shoplifting", "stealing", "vandalism",
+    "normal",
+    "abuse",
+    "arrest",
+    "arson",
+    "assault",
+    "burglary",
+    "explosion",
+    "fighting",
+    "roadAccidents",
+    "robbery",
+    "shooting",
+    "shoplifting",
+    "stealing",
+    "vandalism",
 )
 #: XD-Violence, in VadCLIP's index order (``xd_train.py`` label_map values).
 XD_VIOLENCE_CLASSES: tuple[str, ...] = (
-    "normal", "fighting", "shooting", "riot", "abuse", "car accident", "explosion",
+    "normal",
+    "fighting",
+    "shooting",
+    "riot",
+    "abuse",
+    "car accident",
+    "explosion",
 )
 #: XD-Violence label codes -> class names (``0`` pads the code list and is ignored).
 XD_CODES: dict[str, str] = {
-    "A": "normal", "B1": "fighting", "B2": "shooting", "B4": "riot", "B5": "abuse", "B6": "car accident",
+    "A": "normal",
+    "B1": "fighting",
+    "B2": "shooting",
+    "B4": "riot",
+    "B5": "abuse",
+    "B6": "car accident",
     "G": "explosion",
 }
 #: Datasets without anomaly class names (synthetic, ShanghaiTech weak split).
@@ -62,12 +85,16 @@ def resolve_class_list(spec: str | Sequence[str]) -> tuple[str, ...]:
     """
     if isinstance(spec, str):
         if spec not in CLASS_LISTS:
-            raise ConfigError(f"unknown VadCLIP class list {spec!r}; known: {', '.join(CLASS_LISTS)} "
-                              f"or an explicit list of names with 'normal' first")
+            raise ConfigError(
+                f"unknown VadCLIP class list {spec!r}; known: {', '.join(CLASS_LISTS)} "
+                f"or an explicit list of names with 'normal' first"
+            )
         return CLASS_LISTS[spec]
     names = tuple(str(s) for s in spec)
     if len(names) < 2 or _key(names[0]) != "normal":
-        raise ConfigError(f"a VadCLIP class list needs at least 2 names with 'normal' first; got {list(names)}")
+        raise ConfigError(
+            f"a VadCLIP class list needs at least 2 names with 'normal' first; got {list(names)}"
+        )
     if len({_key(n) for n in names}) != len(names):
         raise ConfigError(f"duplicate names in the VadCLIP class list {list(names)}")
     return names
@@ -87,10 +114,12 @@ def _expand(classes: Iterable[str]) -> list[str]:
     return out
 
 
-def label_vector(label: int | None, classes: Sequence[str], names: Sequence[str], video: str = "?") -> np.ndarray:
+def label_vector(
+    label: int | None, classes: Sequence[str], names: Sequence[str], video: str = "?"
+) -> np.ndarray:
     """The (multi-)hot vector over ``names`` of one training video (not yet divided by its sum).
 
-    >>> label_vector(1, ("RoadAccidents",), UCF_CRIME_CLASSES)[8]
+    >>> float(label_vector(1, ("RoadAccidents",), UCF_CRIME_CLASSES)[8])
     1.0
     """
     index = {_key(n): i for i, n in enumerate(names)}
@@ -111,8 +140,10 @@ def label_vector(label: int | None, classes: Sequence[str], names: Sequence[str]
         if "abnormal" in index:
             vec[index["abnormal"]] = 1.0
             return vec
-        raise DataError(f"video {video!r} is abnormal (label 1) but has no anomaly class (classes="
-                        f"{list(classes)}); the VadCLIP class list {list(names)} needs one of its names")
+        raise DataError(
+            f"video {video!r} is abnormal (label 1) but has no anomaly class (classes="
+            f"{list(classes)}); the VadCLIP class list {list(names)} needs one of its names"
+        )
     for c in abnormal:
         if c in index:
             vec[index[c]] = 1.0
@@ -123,8 +154,11 @@ def label_vector(label: int | None, classes: Sequence[str], names: Sequence[str]
     return vec
 
 
-def label_matrix(items: Sequence[tuple[int | None, Sequence[str]]], names: Sequence[str],
-                 videos: Sequence[str] | None = None) -> np.ndarray:
+def label_matrix(
+    items: Sequence[tuple[int | None, Sequence[str]]],
+    names: Sequence[str],
+    videos: Sequence[str] | None = None,
+) -> np.ndarray:
     """``(N, C)`` label vectors of ``(label, classes)`` pairs (see :func:`label_vector`)."""
     videos = videos if videos is not None else ["?"] * len(items)
     if not items:

@@ -28,8 +28,9 @@ from vadbench.errors import DataError
 def _check(feat: np.ndarray, video: str) -> np.ndarray:
     feat = np.asarray(feat)
     if feat.ndim != 2 or feat.shape[0] == 0:
-        raise DataError(f"video {video!r}: VadCLIP needs features of shape (T, D) with T >= 1, found "
-                        f"{feat.shape}")
+        raise DataError(
+            f"video {video!r}: VadCLIP needs features of shape (T, D) with T >= 1, found {feat.shape}"
+        )
     return feat
 
 
@@ -43,7 +44,7 @@ def pad(feat: np.ndarray, min_len: int) -> np.ndarray:
 
 
 def uniform_bins(n: int, max_len: int) -> np.ndarray:
-    """The ``max_len + 1`` bin edges of the official ``uniform_extract``: ``linspace(0, n, max_len+1)`` as int32."""
+    """The ``max_len + 1`` bin edges of the official ``uniform_extract`` (``linspace`` cast to int32)."""
     return np.linspace(0, n, max_len + 1, dtype=np.int32)
 
 
@@ -61,15 +62,16 @@ def uniform_extract(feat: np.ndarray, max_len: int) -> np.ndarray:
 
 
 def process_feat(feat: np.ndarray, max_len: int = 256, video: str = "?") -> tuple[np.ndarray, int]:
-    """Training input of one video: ``(max_len, D)`` float32 and its valid length (official ``process_feat``)."""
+    """Training input of one video: ``(max_len, D)`` float32 and its valid length (official process_feat)."""
     feat = _check(feat, video).astype(np.float32, copy=False)
     if feat.shape[0] > max_len:
         return uniform_extract(feat, max_len), max_len
     return pad(feat, max_len), int(feat.shape[0])
 
 
-def process_batch(feats: list[np.ndarray], max_len: int = 256, videos: list[str] | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def process_batch(
+    feats: list[np.ndarray], max_len: int = 256, videos: list[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``process_feat`` over a batch: ``(B, max_len, D)`` float32 and ``(B,)`` int64 lengths."""
     videos = videos or ["?"] * len(feats)
     out = [process_feat(f, max_len, v) for f, v in zip(feats, videos, strict=True)]
@@ -92,7 +94,7 @@ def split_lengths(n: int, max_len: int = 256) -> np.ndarray:
     # once the remainder reaches exactly max_len it is no longer decreased
     stuck = np.flatnonzero(remaining == max_len)
     if stuck.size:
-        lengths[stuck[0]:] = max_len
+        lengths[stuck[0] :] = max_len
     return lengths
 
 

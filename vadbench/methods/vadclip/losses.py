@@ -21,7 +21,7 @@ def topk_k(lengths: torch.Tensor) -> torch.Tensor:
 
 
 def topk_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Mean of the top-``k_i`` values over time (dim 1) within the valid length: ``(B, T, ...)`` -> ``(B, ...)``.
+    """Mean of the top-``k_i`` values over time (dim 1) in the valid length: ``(B, T, ...)`` -> ``(B, ...)``.
 
     Padded positions are set to ``-inf`` before the sort, then the first ``k_i`` ranks are averaged.
     """
@@ -44,20 +44,26 @@ def mil_bce(logits1: torch.Tensor, labels: torch.Tensor, lengths: torch.Tensor) 
 
 
 def mil_align(logits2: torch.Tensor, labels: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """L_nce (official ``CLASM``): cross-entropy of the per-class top-k means vs the label divided by its sum."""
+    """L_nce (official ``CLASM``): cross-entropy of the per-class top-k means vs the label / its sum."""
     target = labels / labels.sum(dim=1, keepdim=True)
     s = topk_mean(logits2, lengths)
     return -(target * F.log_softmax(s, dim=1)).sum(1).mean()
 
 
 def text_contrast(text_features: torch.Tensor) -> torch.Tensor:
-    """L_cts: ``sum_{j>=1} |cos(t_normal, t_j)| / (C - 1)`` on ``T_ori`` (the code takes the absolute value)."""
+    """L_cts: ``sum_{j>=1} |cos(t_normal, t_j)| / (C - 1)`` on ``T_ori`` (the code takes absolute values)."""
     t = text_features / text_features.norm(dim=-1, keepdim=True)
     return (t[1:] @ t[0]).abs().sum() / (t.shape[0] - 1)
 
 
-def vadclip_loss(text_features: torch.Tensor, logits1: torch.Tensor, logits2: torch.Tensor, labels: torch.Tensor,
-                 lengths: torch.Tensor, lambda_cts: float) -> dict[str, torch.Tensor]:
+def vadclip_loss(
+    text_features: torch.Tensor,
+    logits1: torch.Tensor,
+    logits2: torch.Tensor,
+    labels: torch.Tensor,
+    lengths: torch.Tensor,
+    lambda_cts: float,
+) -> dict[str, torch.Tensor]:
     """``loss = L_bce + L_nce + lambda * L_cts`` and its parts."""
     bce = mil_bce(logits1, labels, lengths)
     nce = mil_align(logits2, labels, lengths)

@@ -42,11 +42,15 @@ class QuickGELU(nn.Module):
 
 
 def _mlp(width: int) -> nn.Sequential:
-    return nn.Sequential(OrderedDict([
-        ("c_fc", nn.Linear(width, width * 4)),
-        ("gelu", QuickGELU()),
-        ("c_proj", nn.Linear(width * 4, width)),
-    ]))
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("c_fc", nn.Linear(width, width * 4)),
+                ("gelu", QuickGELU()),
+                ("c_proj", nn.Linear(width * 4, width)),
+            ]
+        )
+    )
 
 
 def window_mask(length: int, window: int, mode: str = "non_overlapping") -> torch.Tensor:
@@ -63,7 +67,8 @@ def window_mask(length: int, window: int, mode: str = "non_overlapping") -> torc
         if length % window:
             raise ConfigError(
                 f"VadCLIP window {window} does not divide visual_length {length}: the official mask would "
-                f"leave rows {length // window * window}..{length - 1} without any key (NaN)")
+                f"leave rows {length // window * window}..{length - 1} without any key (NaN)"
+            )
         allowed = (idx[:, None] // window) == (idx[None, :] // window)
     elif mode == "overlapping":
         if window % 2:
@@ -93,15 +98,22 @@ class ResidualAttentionBlock(nn.Module):
         self.ln_2 = nn.LayerNorm(d_model)
 
     def attention(self, x: torch.Tensor, attn_mask: torch.Tensor | None, window: int | None) -> torch.Tensor:
-        """``x`` is ``(B, T, D)``. ``window`` set: blockwise attention over non-overlapping windows, with an
-        optional per-block additive mask ``(B*T/w*heads, w, w)``; else dense with ``attn_mask``."""
+        """``x`` is ``(B, T, D)``. ``window`` set: attention within each non-overlapping window (sequences of
+        ``w``); else over the whole sequence. ``attn_mask`` is additive, broadcastable to ``(N, 1, L, L)``.
+
+        The projections use the ``nn.MultiheadAttention`` weights (same parameters and math as calling the
+        module, checked in the tests) without its sequence-first transposes and q/k/v copies.
+        """
         b, t, d = x.shape
-        if window is not None:
-            xs = x.reshape(b * (t // window), window, d).transpose(0, 1)
-        else:
-            xs = x.transpose(0, 1)
-        out = self.attn(xs, xs, xs, need_weights=False, attn_mask=attn_mask)[0]
-        return out.transpose(0, 1).reshape(b, t, d)
+        heads = self.attn.num_heads
+        n, length = (b * (t // window), window) if window is not None else (b, t)
+        qkv = F.linear(x, self.attn.in_proj_weight, self.attn.in_proj_bias).view(
+            n, length, 3, heads, d // heads
+        )
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # (N, heads, L, d/heads) each
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        out = out.transpose(1, 2).reshape(b, t, d)
+        return F.linear(out, self.attn.out_proj.weight, self.attn.out_proj.bias)
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None, window: int | None) -> torch.Tensor:
         x = x + self.attention(self.ln_1(x), attn_mask, window)
@@ -115,8 +127,16 @@ class LocalTransformer(nn.Module):
     query keeps itself as a key so that no row of the softmax is empty.
     """
 
-    def __init__(self, width: int, layers: int, heads: int, length: int, window: int,
-                 window_mode: str = "non_overlapping", blocked: bool = True) -> None:
+    def __init__(
+        self,
+        width: int,
+        layers: int,
+        heads: int,
+        length: int,
+        window: int,
+        window_mode: str = "non_overlapping",
+        blocked: bool = True,
+    ) -> None:
         super().__init__()
         self.resblocks = nn.ModuleList([ResidualAttentionBlock(width, heads) for _ in range(layers)])
         self.heads, self.window, self.length = heads, window, length
@@ -124,20 +144,20 @@ class LocalTransformer(nn.Module):
         self.register_buffer("attn_mask", window_mask(length, window, window_mode), persistent=False)
 
     def _masks(self, valid: torch.Tensor | None, b: int) -> tuple[torch.Tensor | None, int | None]:
+        """The additive mask, ``(L, L)`` or ``(N, 1, L, L)``, and the window of the blockwise form or None."""
         w, t = self.window, self.length
         if self.blocked:
             if valid is None:
                 return None, w
             keys = valid.reshape(b * (t // w), 1, w)
             allowed = keys | torch.eye(w, dtype=torch.bool, device=valid.device)[None]
-            add = torch.zeros(allowed.shape, device=valid.device).masked_fill_(~allowed, float("-inf"))
-            return add.repeat_interleave(self.heads, dim=0), w
-        if valid is None:
-            return self.attn_mask, None
-        eye = torch.eye(t, dtype=torch.bool, device=valid.device)[None]
-        allowed = (self.attn_mask[None] == 0) & (valid[:, None, :] | eye)
+        else:
+            if valid is None:
+                return self.attn_mask, None
+            eye = torch.eye(t, dtype=torch.bool, device=valid.device)[None]
+            allowed = (self.attn_mask[None] == 0) & (valid[:, None, :] | eye)
         add = torch.zeros(allowed.shape, device=valid.device).masked_fill_(~allowed, float("-inf"))
-        return add.repeat_interleave(self.heads, dim=0), None
+        return add[:, None], (w if self.blocked else None)
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
         mask, window = self._masks(valid, x.shape[0])
@@ -147,7 +167,7 @@ class LocalTransformer(nn.Module):
 
 
 class GraphConvolution(nn.Module):
-    """``out = A @ (X W) + residual(X)``, no bias, xavier-uniform ``W`` (official ``layers.GraphConvolution``).
+    """``out = A @ (X W) + residual(X)``, no bias, xavier-uniform ``W`` (official layers.GraphConvolution).
 
     The residual is the identity when the widths match, a ``Conv1d(k=5, pad=2)`` otherwise, or none.
     """
@@ -173,8 +193,8 @@ class GraphConvolution(nn.Module):
 class DistanceAdj(nn.Module):
     """The temporal-distance graph ``(T, T)``.
 
-    ``code``: ``exp(-|i-j| / e)``, no softmax (official ``DistanceAdj``; its ``sigma`` parameter is declared but
-    unused and kept for checkpoint compatibility). ``paper``: row softmax of ``-|i-j| / sigma``, sigma = 1.
+    ``code``: ``exp(-|i-j| / e)``, no softmax (official ``DistanceAdj``; its ``sigma`` parameter is declared
+    but unused, kept for checkpoint compatibility). ``paper``: row softmax of ``-|i-j| / sigma``, sigma = 1.
     Computed once as a buffer (the official code rebuilds it on CUDA at every call).
     """
 
@@ -235,15 +255,31 @@ class LGTAdapter(nn.Module):
     ``gelu([H_sim X W ; H_dis X W])`` [reconstruction of the paper formula; no residual, no final linear].
     """
 
-    def __init__(self, width: int = 512, length: int = 256, layers: int = 2, heads: int = 1, window: int = 8,
-                 window_mode: str = "non_overlapping", distance_adjacency: str = "code", gcn: str = "code",
-                 sim_threshold: float = 0.7, mask_padding: bool = False, blocked_attention: bool = True) -> None:
+    def __init__(
+        self,
+        width: int = 512,
+        length: int = 256,
+        layers: int = 2,
+        heads: int = 1,
+        window: int = 8,
+        window_mode: str = "non_overlapping",
+        distance_adjacency: str = "code",
+        gcn: str = "code",
+        sim_threshold: float = 0.7,
+        mask_padding: bool = False,
+        blocked_attention: bool = True,
+    ) -> None:
         super().__init__()
         if width % 2:
             raise ConfigError(f"VadCLIP embed_dim must be even (the GCN paths are D/2 wide), got {width}")
         if gcn not in ("code", "paper"):
             raise ConfigError(f"unknown gcn {gcn!r}; expected code or paper")
-        self.length, self.gcn, self.mask_padding, self.sim_threshold = length, gcn, mask_padding, sim_threshold
+        self.length, self.gcn, self.mask_padding, self.sim_threshold = (
+            length,
+            gcn,
+            mask_padding,
+            sim_threshold,
+        )
         half = width // 2
         self.temporal = LocalTransformer(width, layers, heads, length, window, window_mode, blocked_attention)
         if gcn == "code":
@@ -289,8 +325,10 @@ class FrozenTextEncoder(nn.Module):
         super().__init__()
         for name in ("token_embedding", "positional_embedding", "transformer", "ln_final"):
             if not hasattr(clip_model, name):
-                raise ConfigError(f"the CLIP model {type(clip_model).__name__} has no text attribute {name!r}; "
-                                  f"VadCLIP needs an open_clip CLIP with a built-in text tower")
+                raise ConfigError(
+                    f"the CLIP model {type(clip_model).__name__} has no text attribute {name!r}; "
+                    f"VadCLIP needs an open_clip CLIP with a built-in text tower"
+                )
         self.token_embedding = clip_model.token_embedding
         self.positional_embedding = clip_model.positional_embedding
         self.transformer = clip_model.transformer
@@ -340,20 +378,23 @@ class PromptLearner(nn.Module):
 
     One table of ``context_length`` learnable token vectors (N(0, 0.01^2)) shared by all classes; for a class
     whose EOT is at ``ind``: position 0 = SOT, 1..prefix learnable, prefix+1..prefix+ind-1 the class-word
-    tokens, then ``postfix`` learnable, then EOT at ``prefix+ind+postfix``; later positions learnable (hidden by
-    the causal mask).
+    tokens, then ``postfix`` learnable, then EOT at ``prefix+ind+postfix``; later positions learnable (hidden
+    by the causal mask).
     """
 
-    def __init__(self, tokens: torch.Tensor, width: int, prefix: int = 10, postfix: int = 10,
-                 names: Sequence[str] = ()) -> None:
+    def __init__(
+        self, tokens: torch.Tensor, width: int, prefix: int = 10, postfix: int = 10, names: Sequence[str] = ()
+    ) -> None:
         super().__init__()
         c, length = tokens.shape
         ind = tokens.argmax(dim=-1)  # EOT has the largest id in CLIP's BPE vocabulary
         eot = prefix + ind + postfix
         if int(eot.max()) >= length:
             worst = int(eot.argmax())
-            raise ConfigError(f"class name {names[worst] if names else worst!r} is too long for the prompt: "
-                              f"{int(ind[worst])} tokens + {prefix}+{postfix} context exceed {length}")
+            raise ConfigError(
+                f"class name {names[worst] if names else worst!r} is too long for the prompt: "
+                f"{int(ind[worst])} tokens + {prefix}+{postfix} context exceed {length}"
+            )
         pos = torch.arange(length)[None, :].expand(c, length)
         src = torch.full((c, length), -1, dtype=torch.long)
         src[:, 0] = 0
@@ -367,7 +408,7 @@ class PromptLearner(nn.Module):
         self.register_buffer("eot", eot, persistent=False)
 
     def prompts(self, token_embedding: nn.Embedding) -> torch.Tensor:
-        """``(C, L, W)`` token vectors (class words from the frozen ``token_embedding``, context learnable)."""
+        """``(C, L, W)`` token vectors (class words from the frozen token_embedding, context learnable)."""
         with torch.no_grad():  # read from the (possibly reloaded) frozen table at every call
             word = token_embedding(self.tokens).to(self.text_prompt_embeddings.weight.dtype)
         table = self.text_prompt_embeddings.weight[None].expand(self.source.shape[0], -1, -1)
@@ -389,33 +430,74 @@ class VadCLIPModel(nn.Module):
     logits2 (B,T,C))``; pass ``text_features`` (a detached ``T_ori``) to skip the text tower at test time.
     """
 
-    def __init__(self, clip_model: nn.Module, tokens: torch.Tensor, *, embed_dim: int = 512, length: int = 256,
-                 layers: int = 2, heads: int = 1, window: int = 8, prompt_prefix: int = 10,
-                 prompt_postfix: int = 10, window_mode: str = "non_overlapping",
-                 distance_adjacency: str = "code", gcn: str = "code", visual_prompt_source: str = "logits",
-                 mask_padding: bool = False, sim_threshold: float = 0.7, tau: float = 0.07,
-                 class_names: Sequence[str] = (), blocked_attention: bool = True,
-                 truncate_text: bool = True) -> None:
+    def __init__(
+        self,
+        clip_model: nn.Module,
+        tokens: torch.Tensor,
+        *,
+        embed_dim: int = 512,
+        length: int = 256,
+        layers: int = 2,
+        heads: int = 1,
+        window: int = 8,
+        prompt_prefix: int = 10,
+        prompt_postfix: int = 10,
+        window_mode: str = "non_overlapping",
+        distance_adjacency: str = "code",
+        gcn: str = "code",
+        visual_prompt_source: str = "logits",
+        mask_padding: bool = False,
+        sim_threshold: float = 0.7,
+        tau: float = 0.07,
+        class_names: Sequence[str] = (),
+        blocked_attention: bool = True,
+        truncate_text: bool = True,
+    ) -> None:
         super().__init__()
         if visual_prompt_source not in ("logits", "sigmoid"):
-            raise ConfigError(f"unknown visual_prompt_source {visual_prompt_source!r}; expected logits or sigmoid")
+            raise ConfigError(
+                f"unknown visual_prompt_source {visual_prompt_source!r}; expected logits or sigmoid"
+            )
         self.embed_dim, self.length, self.tau = embed_dim, length, tau
         self.visual_prompt_source, self.mask_padding, self.truncate_text = (
-            visual_prompt_source, mask_padding, truncate_text)
-        self.adapter = LGTAdapter(embed_dim, length, layers, heads, window, window_mode, distance_adjacency, gcn,
-                                  sim_threshold, mask_padding, blocked_attention)
+            visual_prompt_source,
+            mask_padding,
+            truncate_text,
+        )
+        self.adapter = LGTAdapter(
+            embed_dim,
+            length,
+            layers,
+            heads,
+            window,
+            window_mode,
+            distance_adjacency,
+            gcn,
+            sim_threshold,
+            mask_padding,
+            blocked_attention,
+        )
         self.mlp1 = _mlp(embed_dim)
         self.mlp2 = _mlp(embed_dim)
         self.classifier = nn.Linear(embed_dim, 1)
         self.clipmodel = FrozenTextEncoder(clip_model)
         if self.clipmodel.output_dim != embed_dim:
-            raise ConfigError(f"CLIP text projection outputs {self.clipmodel.output_dim}-d vectors but VadCLIP "
-                              f"embed_dim is {embed_dim}; they must be equal (use the CLIP of the features)")
+            raise ConfigError(
+                f"CLIP text projection outputs {self.clipmodel.output_dim}-d vectors but VadCLIP "
+                f"embed_dim is {embed_dim}; they must be equal (use the CLIP of the features)"
+            )
         if tokens.shape[1] != self.clipmodel.context_length:
-            raise ConfigError(f"tokens have length {tokens.shape[1]} but the CLIP context is "
-                              f"{self.clipmodel.context_length}")
-        self.prompt = PromptLearner(tokens.to(self.clipmodel.token_embedding.weight.device), self.clipmodel.width,
-                                    prompt_prefix, prompt_postfix, class_names)
+            raise ConfigError(
+                f"tokens have length {tokens.shape[1]} but the CLIP context is "
+                f"{self.clipmodel.context_length}"
+            )
+        self.prompt = PromptLearner(
+            tokens.to(self.clipmodel.token_embedding.weight.device),
+            self.clipmodel.width,
+            prompt_prefix,
+            prompt_postfix,
+            class_names,
+        )
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
@@ -424,10 +506,13 @@ class VadCLIPModel(nn.Module):
         """``T_ori`` ``(C, D)`` (depends on the prompt table only, not on the video)."""
         return self.prompt(self.clipmodel, truncate=self.truncate_text)
 
-    def forward(self, visual: torch.Tensor, lengths: torch.Tensor, text_features: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, visual: torch.Tensor, lengths: torch.Tensor, text_features: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if visual.shape[1] != self.length or visual.shape[2] != self.embed_dim:
-            raise ConfigError(f"VadCLIP expects (B, {self.length}, {self.embed_dim}) inputs, got {tuple(visual.shape)}")
+            raise ConfigError(
+                f"VadCLIP expects (B, {self.length}, {self.embed_dim}) inputs, got {tuple(visual.shape)}"
+            )
         x = self.adapter(visual, lengths)
         logits1 = self.classifier(x + self.mlp2(x))
         t_ori = self.encode_text() if text_features is None else text_features
@@ -446,8 +531,13 @@ class VadCLIPModel(nn.Module):
 
 #: official ``CLIPVAD`` state-dict prefixes -> this model's.
 _OFFICIAL_PREFIX = {
-    "temporal.": "adapter.temporal.", "gc1.": "adapter.gc1.", "gc2.": "adapter.gc2.", "gc3.": "adapter.gc3.",
-    "gc4.": "adapter.gc4.", "disAdj.": "adapter.disAdj.", "linear.": "adapter.linear.",
+    "temporal.": "adapter.temporal.",
+    "gc1.": "adapter.gc1.",
+    "gc2.": "adapter.gc2.",
+    "gc3.": "adapter.gc3.",
+    "gc4.": "adapter.gc4.",
+    "disAdj.": "adapter.disAdj.",
+    "linear.": "adapter.linear.",
     "frame_position_embeddings.": "adapter.frame_position_embeddings.",
     "text_prompt_embeddings.": "prompt.text_prompt_embeddings.",
 }
@@ -467,7 +557,7 @@ def official_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
             continue
         for old, new in _OFFICIAL_PREFIX.items():
             if key.startswith(old):
-                key = new + key[len(old):]
+                key = new + key[len(old) :]
                 break
         out[key] = value
     return out

@@ -1,0 +1,128 @@
+"""The main path with the real pieces: synthetic data -> tiny CLIP features -> VadCLIP (tiny preset) ->
+protocol -> result row + run folder + report; a re-run resumes; the row passes the regression gate.
+
+The command is exactly the one ``make regress`` runs: ``vadbench run --method vadclip --dataset synthetic
+--preset tiny``. Data and features are generated into the session's cache (conftest), so the first test pays
+for generation, extraction and training (about a minute on 2 shared cores) and the others reuse them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from vadbench.cli import app
+from vadbench.paths import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+BASELINES = PROJECT_ROOT / "leaderboards" / "baselines.csv"
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("e2e")
+    return {"runs": base / "runs", "csv": base / "results.csv"}
+
+
+def _cmd(e2e: dict[str, Path], *extra: str) -> list[str]:
+    return [
+        "run",
+        "--method",
+        "vadclip",
+        "--dataset",
+        "synthetic",
+        "--preset",
+        "tiny",
+        "--device",
+        "cpu",
+        "--runs-dir",
+        str(e2e["runs"]),
+        "--leaderboard",
+        str(e2e["csv"]),
+        "--no-progress",
+        *extra,
+    ]
+
+
+def test_vadclip_tiny_on_synthetic_writes_everything(e2e: dict[str, Path]) -> None:
+    from vadbench.datasets import get_dataset
+    from vadbench.leaderboard import read_results
+
+    out = CliRunner().invoke(app, _cmd(e2e))
+    assert out.exit_code == 0, out.output
+    runs = list(e2e["runs"].iterdir())
+    assert len(runs) == 1
+    d = runs[0]
+    cfg = yaml.safe_load((d / "config.yaml").read_text())
+    assert (cfg["method"], cfg["dataset"], cfg["preset"], cfg["selection"]) == (
+        "vadclip",
+        "synthetic",
+        "tiny",
+        "none",
+    )
+    assert cfg["features"]["backbone"] == "tiny" and cfg["method_config"]["clip_model"] == "tiny"
+    test_videos = get_dataset("synthetic", None, **cfg["dataset_kwargs"]).split("weak").test
+    with np.load(d / "scores.npz") as z:
+        assert list(z.files) == test_videos  # every weak-split test video, in the convention's order
+        assert all(z[v].ndim == 1 and np.isfinite(z[v]).all() for v in z.files)
+    with np.load(d / "outputs.npz") as z:
+        assert {k.split("/")[0] for k in z.files} >= {"c", "a"}  # both VadCLIP branches kept
+    metrics = json.loads((d / "metrics.json").read_text())
+    assert metrics["split"] == "weak" and metrics["n_test"] == len(test_videos)
+    assert 0.0 <= metrics["metrics"]["auc_micro"] <= 1.0
+    assert metrics["per_type"], "the synthetic dataset records anomaly types"
+    assert {"c", "a"} <= set(metrics["outputs"])
+    for png in ("plots/roc_pr.png", "plots/scores.png"):
+        assert (d / png).read_bytes()[:4] == b"\x89PNG"
+    html = (d / "report.html").read_text()
+    assert "AUC per anomaly type" in html and "data:image/png;base64," in html
+    assert (d / "checkpoint.safetensors").is_file()
+
+    rows = read_results(e2e["csv"])
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert (row["status"], row["method"], row["dataset"], row["split"], row["preset"]) == (
+        "ok",
+        "vadclip",
+        "synthetic",
+        "weak",
+        "tiny",
+    )
+    assert row["protocol"] == cfg["protocol"] and row["run_id"] == d.name
+    assert row["backbone"] == "tiny" and len(str(row["feature_hash"])) == 12
+    assert math.isclose(row["auc_micro"], metrics["metrics"]["auc_micro"], rel_tol=1e-9)
+    assert row["n_test"] == len(test_videos) and row["n_frames"] == metrics["n_frames"]
+
+
+def test_rerun_resumes_without_refitting(e2e: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from vadbench.methods.vadclip import VadCLIP
+
+    def no_fit(self, samples):
+        raise AssertionError("the re-run refitted VadCLIP")
+
+    before = json.loads(next(e2e["runs"].iterdir()).joinpath("metrics.json").read_text())["metrics"]
+    monkeypatch.setattr(VadCLIP, "fit", no_fit)
+    out = CliRunner().invoke(app, _cmd(e2e))
+    assert out.exit_code == 0, out.output
+    assert "resumed: fit, score" in out.output
+    after = json.loads(next(e2e["runs"].iterdir()).joinpath("metrics.json").read_text())["metrics"]
+    assert after["auc_micro"] == before["auc_micro"]
+
+
+def test_row_passes_the_regression_gate(e2e: dict[str, Path]) -> None:
+    """The committed synthetic baseline has this run's protocol string and passes (as make regress)."""
+    from vadbench.leaderboard import read_baselines, read_results
+
+    run_protocol = read_results(e2e["csv"]).iloc[-1]["protocol"]
+    base = read_baselines(BASELINES)
+    mine = base[(base["method"] == "vadclip") & (base["dataset"] == "synthetic")]
+    assert len(mine) == 1 and mine.iloc[0]["protocol"] == run_protocol
+    out = CliRunner().invoke(app, ["regress", "--results", str(e2e["csv"]), "--baseline", str(BASELINES)])
+    assert out.exit_code == 0, out.output

@@ -1,0 +1,78 @@
+"""methods/vadclip/metafile.yaml: every preset is a full valid config; published numbers match."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from vadbench.errors import ConfigError
+from vadbench.methods.presets import load_metafile, load_preset, method_defaults, preset_names
+from vadbench.methods.vadclip.method import resolve_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _presets():
+    data = load_metafile("vadclip")["Datasets"]
+    return [(ds, name) for ds, entry in data.items() for name in (entry.get("presets") or {})]
+
+
+@pytest.mark.parametrize("dataset, preset", _presets())
+def test_every_preset_is_a_full_valid_config(dataset, preset):
+    raw = load_metafile("vadclip")["Datasets"][dataset]["presets"][preset]
+    assert set(raw["config"]) == set(method_defaults("vadclip")), "write every option in each preset"
+    p = load_preset("vadclip", dataset, preset)
+    cfg = resolve_config(p["config"])
+    assert p["protocol"] and p["features"]["backbone"] in ("ViT-B-16", "tiny")
+    assert cfg["checkpoint_selection"] == "none"  # never select on test by default
+    assert (p["features"]["backbone"] == "tiny") == (cfg["clip_model"] == "tiny")
+
+
+def test_dataset_presets_follow_the_code():
+    ucf, xd = load_preset("vadclip", "ucf-crime")["config"], load_preset("vadclip", "xd-violence")["config"]
+    assert (ucf["loop"], ucf["layers"], ucf["window"], ucf["milestones"], ucf["lambda_cts"]) == (
+        "ucf",
+        2,
+        8,
+        [4, 8],
+        0.1,
+    )
+    assert (xd["loop"], xd["layers"], xd["window"], xd["milestones"], xd["lambda_cts"]) == (
+        "xd",
+        1,
+        64,
+        [3, 6, 10],
+        1e-4,
+    )
+    assert ucf["lr_by_source"] == {"code": 2e-5, "paper": 1e-5} and xd["lr_by_source"] == {
+        "code": 1e-5,
+        "paper": 2e-5,
+    }
+    assert (ucf["published_branch"], xd["published_branch"]) == ("c", "a")
+    assert load_preset("vadclip", "ucf-crime")["seed"] == 234
+    assert load_preset("vadclip", "synthetic")["preset"] == "small"
+    assert preset_names("vadclip", "synthetic") == ["small", "tiny"]
+
+
+def test_published_numbers_match_the_leaderboard():
+    rows = list(csv.DictReader((ROOT / "leaderboards" / "published.csv").open()))
+    published = {(r["dataset"], r["metric"]): float(r["value"]) for r in rows if r["method"] == "vadclip"}
+    ours = {
+        (ds, res["metric"]): float(res["value"])
+        for ds, entry in load_metafile("vadclip")["Datasets"].items()
+        for res in entry.get("results") or []
+    }
+    assert ours == published
+
+
+def test_preset_errors():
+    with pytest.raises(ConfigError, match="no preset for dataset 'avenue'.*datasets with presets"):
+        load_preset("vadclip", "avenue")
+    with pytest.raises(ConfigError, match="unknown preset 'huge'.*known: small, tiny"):
+        load_preset("vadclip", "synthetic", "huge")
+    from vadbench.errors import DataError
+
+    with pytest.raises(DataError, match="no metafile for method 'nope'"):
+        load_preset("nope", "synthetic")
