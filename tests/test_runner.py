@@ -276,7 +276,7 @@ def test_changed_data_is_a_new_run(
 ) -> None:
     first = _run(fakes)
     monkeypatch.setitem(DATASETS._items, "fakeds", make_fake_dataset(n_test=4))
-    second = _run(fakes, root=tmp_path / "other-data")
+    second = _run(fakes)  # same config, same root: only the data differ
     assert second.run_id != first.run_id and fakes["method"].fit_calls == 2 and second.resumed == []
     cfg = yaml.safe_load((second.run_dir / "config.yaml").read_text())
     assert cfg["config_hash"] != "" and len(cfg["data_fingerprint"]) == 16 and cfg["code"]["vadbench"]

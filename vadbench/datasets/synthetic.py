@@ -62,7 +62,7 @@ GENERATOR = "vadbench.datasets.synthetic"
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"width": 96, "height": 64, "scenes": 3, "train_per_scene": 4, "test_per_scene": 4,
              "train_frames": (64, 96), "test_frames": (80, 112)},
-    "small": {"width": 128, "height": 96, "scenes": 4, "train_per_scene": 10, "test_per_scene": 8,
+    "small": {"width": 128, "height": 96, "scenes": 5, "train_per_scene": 10, "test_per_scene": 8,
               "train_frames": (120, 200), "test_frames": (128, 208)},
 }
 
@@ -75,8 +75,8 @@ ANOMALY_TYPES: dict[str, tuple[str, str]] = {
     "falling": ("behaviour", "a person falling over and lying on the walkway"),
     "bicycle": ("scene", "a cyclist in a scene where bikes are not allowed (normal traffic where they are)"),
 }
-#: Relative frequency of the anomaly types (the hard ones, which do not change appearance, dominate).
-TYPE_WEIGHTS = {"vehicle": 1.5, "runner": 1.5, "wrong_way": 1.5, "loitering": 1.5, "falling": 1.0,
+#: Relative frequency of the anomaly types (4 of the 6 types are hard: no change of appearance).
+TYPE_WEIGHTS = {"vehicle": 2.0, "runner": 1.5, "wrong_way": 1.5, "loitering": 1.5, "falling": 1.0,
                 "bicycle": 1.5}
 #: Speeds (m/s) of the moving anomalies (normal: ``_synth_render.WALK_SPEED`` and ``BIKE_SPEED``).
 ANOMALY_SPEED = {"vehicle": (2.5, 4.5), "runner": (3.4, 5.0), "bicycle": (4.0, 6.0)}
