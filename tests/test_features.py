@@ -264,3 +264,22 @@ def test_extract_command(data, tmp_path, monkeypatch):
         app, ["extract", "--dataset", "h5fake", "--crops", "7crop", "--backbone", "tiny"]
     )
     assert bad.exit_code == 2 and "invalid crops='7crop'" in bad.output
+
+
+def test_a_changed_source_video_is_extracted_again(tmp_path):
+    """A regenerated source at the same path (same dataset key) must not be served its stale features."""
+    frames = barcode_frames(32, H, W, seed=5)
+    video = write_frames(tmp_path / "data" / "v", frames, ext="png")
+    ds = FakeDataset(tmp_path / "data", [("v", video, 32)])
+    store = FeatureStore(tmp_path / "s")
+    spec = FeatureSpec(crops="center")
+    before = load_features(ds, ["v"], spec, store=store, progress=False)["v"]
+    assert extract(ds, ["v"], spec, store=store, progress=False).skipped == ["v"]  # unchanged: reused
+    # regenerate the source with other content and one frame more (new folder mtime and entry count)
+    import shutil
+
+    shutil.rmtree(video)
+    write_frames(video, barcode_frames(33, H, W, seed=6), ext="png")
+    after = load_features(ds, ["v"], spec, store=store, progress=False)["v"]
+    assert after.shape == before.shape and not np.allclose(after, before)
+    assert store.manifest(ds, spec)["videos"]["v"]["source"][0] == 33

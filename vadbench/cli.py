@@ -21,7 +21,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-datasets_app = typer.Typer(help="Dataset tools: check a layout, make the synthetic dataset.", no_args_is_help=True)
+datasets_app = typer.Typer(
+    help="Dataset tools: check a layout, make the synthetic dataset.", no_args_is_help=True
+)
 gt_app = typer.Typer(help="Ground-truth frame labels under a named convention.", no_args_is_help=True)
 methods_app = typer.Typer(help="The registered methods.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")

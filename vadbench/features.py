@@ -386,6 +386,28 @@ class ExtractReport:
         return self.n_frames / busy if busy > 0 else float("nan")
 
 
+def source_stamp(path: Path) -> list[int]:
+    """A cheap identity of a source video, kept in the manifest so that a changed source is extracted again.
+
+    A file gives ``[size, mtime_ns]``; a frame folder ``[number of entries, mtime_ns of the folder]`` (a
+    regenerated or re-extracted folder gets a new mtime; an image rewritten in place is not noticed).
+    A path that does not exist gives ``[]``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "v.avi"; _ = f.write_bytes(b"1234")
+        >>> source_stamp(f)[0]
+        4
+    """
+    try:
+        st = path.stat()
+    except OSError:
+        return []
+    if path.is_dir():
+        return [sum(1 for _ in os.scandir(path)), st.st_mtime_ns]
+    return [st.st_size, st.st_mtime_ns]
+
+
 def _video_rows(dataset: Any, videos: Sequence[str] | None) -> list[tuple[str, Path]]:
     table = dataset.videos()
     if "video" not in table.columns or "path" not in table.columns:
@@ -539,9 +561,13 @@ def extract(
     folder = store.path(dataset, spec)
     rows = _video_rows(dataset, videos)[rank::world_size]
     report = ExtractReport(folder=folder, hash=spec.hash)
+    known_before = read_manifest(folder).get("videos", {})
+    stamps = {video: source_stamp(path) for video, path in rows}
     todo = []
     for video, path in rows:
-        if not overwrite and store.has(dataset, spec, video):
+        recorded = known_before.get(video, {}).get("source")
+        stale = recorded is not None and recorded != stamps[video]  # the source video changed since
+        if not overwrite and not stale and store.has(dataset, spec, video):
             report.skipped.append(video)
         else:
             todo.append((video, path))
@@ -624,6 +650,7 @@ def extract(
                             "sha256": _sha(data),
                             "shape": list(array.shape),
                             "n_frames": plan.n_frames,
+                            "source": stamps[video],
                         }
                         report.extracted.append(video)
                         advance()
@@ -649,6 +676,7 @@ def extract(
                 "sha256": _sha(data),
                 "shape": list(arr.shape),
                 "n_frames": None,
+                "source": stamps[video],
             }
     report.seconds = time.perf_counter() - start
     if world_size > 1:
@@ -809,8 +837,8 @@ def load_features(
     spec = spec or FeatureSpec()
     store = store or FeatureStore()
     videos = [str(v) for v in videos]
-    if any(not store.has(dataset, spec, v) for v in videos):
-        extract(dataset, videos, spec, device, store, progress=progress, **extract_kwargs)
+    # extract() skips what is already stored and current (it re-extracts videos whose source changed)
+    extract(dataset, videos, spec, device, store, progress=progress, **extract_kwargs)
     return {v: store.read(dataset, spec, v, verify=verify) for v in videos}
 
 

@@ -29,7 +29,7 @@ def cache_dir() -> Path:
 
 
 def dataset_root(name: str, root: str | os.PathLike[str] | None = None) -> Path:
-    """The root folder of dataset ``name``: explicit ``root``, else ``$VADBENCH_DATA/<name>``, else the card folder."""
+    """Root of dataset ``name``: ``root`` if given, else ``$VADBENCH_DATA/<name>``, else its card folder."""
     if root is not None:
         return Path(root).expanduser()
     env = os.environ.get("VADBENCH_DATA")

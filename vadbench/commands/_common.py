@@ -22,7 +22,6 @@ def fail_on_error(func: F) -> F:
             return func(*args, **kwargs)
         except VadbenchError as err:
             from rich.console import Console
-
             from rich.text import Text
 
             Console(stderr=True).print(Text("error: ", style="red") + Text(str(err)), highlight=False)

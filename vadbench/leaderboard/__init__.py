@@ -36,11 +36,7 @@ Example:
 
 from __future__ import annotations
 
-import inspect
-import subprocess  # noqa: F401  (kept as an attribute: tests patch vadbench.leaderboard.subprocess.run)
-import sys
 import types
-from typing import Any
 
 from vadbench.leaderboard import (
     columns,
@@ -155,37 +151,3 @@ _PARTS: tuple[types.ModuleType, ...] = (
     readme,
     gate,
 )
-_UNSET = object()
-
-
-def _doctests() -> dict[str, Any]:
-    """The examples of every submodule, function and class, for ``doctest.testmod(vadbench.leaderboard)``
-    (which, by itself, only looks at objects defined in this file)."""
-    tests: dict[str, Any] = {}
-    for part in _PARTS:
-        short = part.__name__.rsplit(".", 1)[-1]
-        tests[short] = part.__doc__ or ""
-        for name, obj in vars(part).items():
-            if (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == part.__name__:
-                tests[f"{short}.{name}"] = obj
-    return tests
-
-
-__test__ = _doctests()
-
-
-class _Package(types.ModuleType):
-    """Setting a re-exported name here (``vadbench.leaderboard.LOCK_TIMEOUT_S = 5``, ``monkeypatch.setattr``)
-    also rebinds it in the submodules holding the same object, so the code reading it sees the change, as
-    when this package was one module."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        old = self.__dict__.get(name, _UNSET)
-        if old is not _UNSET and not isinstance(old, types.ModuleType):
-            for part in _PARTS:
-                if part.__dict__.get(name, _UNSET) is old:
-                    setattr(part, name, value)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -1,4 +1,4 @@
-"""The Method contract shared by every method of the suite (pyod-style: ``fit``, then scores, higher = anomalous).
+"""The Method contract shared by every method (pyod-style: ``fit``, then scores, higher = anomalous).
 
 A method declares its supervision and the input kind it needs; the runner prepares those inputs, calls
 ``fit`` on the training inputs and ``score`` on each test video. Methods never see test labels, never compute
@@ -115,7 +115,7 @@ class Method(ABC):
 
     @abstractmethod
     def fit(self, samples: Sequence[Any]) -> Method:
-        """Train on the training inputs (normal-only for ``semi``; video labels for ``weak``). Returns self."""
+        """Train on the training set (normal-only for ``semi``; video labels for ``weak``); returns self."""
 
     @abstractmethod
     def score(self, sample: Any) -> np.ndarray:
