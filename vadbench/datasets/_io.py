@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,44 @@ def read_text_lines(path: str | os.PathLike[str]) -> list[tuple[int, str]]:
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not UTF-8 text ({err})") from None
     return [(i, s.strip()) for i, s in enumerate(text.splitlines(), 1) if s.strip()]
+
+
+def read_keyed_annotations(
+    path: str | os.PathLike[str],
+    report: Report,
+    parse: Callable[[str], tuple[str, dict[str, Any]]],
+    check: Callable[[str, dict[str, Any]], str | None],
+    *,
+    shown: int | None = None,
+) -> dict[str, dict[str, Any]]:
+    """``{video: {**fields, "line"}}`` of an annotation file with one video a line (problems to ``report``).
+
+    ``parse(text)`` gives ``(video, fields)`` or raises ``ValueError`` (a ``malformed`` line, quoted up to
+    ``shown`` characters); a video seen before is a ``duplicate``; ``check(video, fields)`` gives the message
+    of a ``malformed`` line that parsed but does not fit its video, else ``None``. Such lines are skipped.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for lineno, text in read_text_lines(path):
+        try:
+            vid, fields = parse(text)
+        except ValueError as err:
+            report.add("malformed", path, f"{err}: {text[:shown]!r}", line=lineno)
+            continue
+        if vid in out:
+            report.add(
+                "duplicate",
+                path,
+                f"video {vid!r} annotated twice (first at line {out[vid]['line']})",
+                line=lineno,
+                video=vid,
+            )
+            continue
+        problem = check(vid, fields)
+        if problem is not None:
+            report.add("malformed", path, problem, line=lineno, video=vid)
+            continue
+        out[vid] = {**fields, "line": lineno}
+    return out
 
 
 def read_lengths_csv(path: str | os.PathLike[str], report: Report | None = None) -> dict[str, int]:

@@ -31,7 +31,7 @@ from vadbench.datasets._io import (
     loadmat,
     mat_cell_length,
 )
-from vadbench.datasets.base import Dataset, PathLike, Sources, fill_counts, finish_table
+from vadbench.datasets.base import Dataset, PathLike, Sources, fill_counts, finish_table, loader_defaults
 
 if TYPE_CHECKING:
     import numpy as np
@@ -90,9 +90,7 @@ def make_avenue_dataset(
     root: PathLike, *, sources: Sources | None = None, report: Report | None = None, probe: bool = True
 ) -> pd.DataFrame:
     """The Avenue table (extra columns ``ranges`` (liu, 1-based), ``has_ranges``, ``mask`` (.mat path))."""
-    own = report is None
-    report = report if report is not None else Report()
-    sources = sources or Sources()
+    own, report, sources = loader_defaults(report, sources)
     root = Path(root)
     media: dict[tuple[str, str], Path] = {}
     for subset, vdir, fdir in (
@@ -225,11 +223,7 @@ class Avenue(Dataset):
         return video if "/" in video else f"test/{int(video):02d}" if video.isdigit() else f"test/{video}"
 
     def _split_ids(self, variant: str) -> tuple[list[str], list[str]]:
-        table = self.videos()
-        return (
-            table.loc[table["subset"] == "train", "video"].tolist(),
-            table.loc[table["subset"] == "test", "video"].tolist(),
-        )
+        return self._subset_ids()
 
     def _video_labels(
         self, convention: str, split: str, row: pd.Series, T: int | None, report: Report

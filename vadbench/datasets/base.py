@@ -81,6 +81,18 @@ def finish_table(rows: list[dict[str, Any]], extra: Sequence[str] = ()) -> pd.Da
     return df
 
 
+def loader_defaults(report: Report | None, sources: Sources | None) -> tuple[bool, Report, Sources]:
+    """``(own, report, sources)`` at the start of a ``make_<name>_dataset``: a fresh :class:`Report` when none
+    is given (``own``: the loader then raises its errors itself at the end) and empty :class:`Sources`.
+
+    >>> own, report, sources = loader_defaults(None, None)
+    >>> own, report.problems, sources.frame_counts
+    (True, [], {})
+    """
+    own = report is None
+    return own, report if report is not None else Report(), sources or Sources()
+
+
 def fill_counts(
     row: dict[str, Any], sources: Sources, report: Report, *, key: str | None = None, probe: bool = True
 ) -> None:
@@ -234,6 +246,14 @@ class Dataset:
     def _split_ids(self, variant: str) -> tuple[list[str], list[str]]:
         """(train ids, test ids) of ``variant`` (test in convention order), before the missing check."""
         raise NotImplementedError
+
+    def _subset_ids(self) -> tuple[list[str], list[str]]:
+        """(train ids, test ids) by the table's ``subset`` column, in table order."""
+        table = self.videos()
+        return (
+            table.loc[table["subset"] == "train", "video"].tolist(),
+            table.loc[table["subset"] == "test", "video"].tolist(),
+        )
 
     def missing_test_videos(self, test: Sequence[str]) -> list[str]:
         """Test videos with no media, no frame count and no feature length while others of ``test`` have one.

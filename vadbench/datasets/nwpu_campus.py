@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from vadbench.datasets import conventions as conv
 from vadbench.datasets._io import Report, index_videos
-from vadbench.datasets.base import Dataset, PathLike, Sources, fill_counts, finish_table
+from vadbench.datasets.base import Dataset, PathLike, Sources, fill_counts, finish_table, loader_defaults
 from vadbench.datasets.lists import read_id_list, video_id
 from vadbench.errors import DataError
 
@@ -79,9 +79,7 @@ def make_nwpu_campus_dataset(
     """The NWPU Campus table (extra column ``gt_key``: the npz key of a test clip)."""
     import numpy as np
 
-    own = report is None
-    report = report if report is not None else Report()
-    sources = sources or Sources()
+    own, report, sources = loader_defaults(report, sources)
     root = _root(Path(root))
     media = {
         s: {v: ps[0] for v, ps in index_videos(root / "videos" / folder, recursive=False).items()}
@@ -204,12 +202,8 @@ class NWPUCampus(Dataset):
         return video if "/" in video else f"test/{video}"
 
     def _split_ids(self, variant: str) -> tuple[list[str], list[str]]:
-        table = self.videos()
         if variant == "semi":
-            return (
-                table.loc[table["subset"] == "train", "video"].tolist(),
-                table.loc[table["subset"] == "test", "video"].tolist(),
-            )
+            return self._subset_ids()
         report = Report(card=self.card)
         weak = read_weak_lists(_root(self.root), report, required=True)
         report.raise_errors()

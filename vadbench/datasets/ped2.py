@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from vadbench.datasets import conventions as conv
 from vadbench.datasets._io import Report, index_frame_folders, read_text_lines
 from vadbench.datasets.avenue import read_mat_ranges
-from vadbench.datasets.base import Dataset, PathLike, Sources, fill_counts, finish_table
+from vadbench.datasets.base import Dataset, PathLike, Sources, fill_counts, finish_table, loader_defaults
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,9 +72,7 @@ def make_ped2_dataset(
     root: PathLike, *, sources: Sources | None = None, report: Report | None = None, probe: bool = True
 ) -> pd.DataFrame:
     """The Ped2 table (extra column ``ranges``, 1-based inclusive)."""
-    own = report is None
-    report = report if report is not None else Report()
-    sources = sources or Sources()
+    own, report, sources = loader_defaults(report, sources)
     root = Path(root)
     media: dict[str, Path] = {}
     official = next((root / d for d in OFFICIAL_DIRS if (root / d).is_dir()), None)
@@ -165,11 +163,7 @@ class Ped2(Dataset):
         return f"Test{int(video):03d}" if video.isdigit() else video
 
     def _split_ids(self, variant: str) -> tuple[list[str], list[str]]:
-        table = self.videos()
-        return (
-            table.loc[table["subset"] == "train", "video"].tolist(),
-            table.loc[table["subset"] == "test", "video"].tolist(),
-        )
+        return self._subset_ids()
 
     def _video_labels(
         self, convention: str, split: str, row: pd.Series, T: int | None, report: Report

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from vadbench.datasets import conventions as conv
 from vadbench.datasets._io import Report, index_frame_folders, index_videos
-from vadbench.datasets.base import Dataset, PathLike, Sources, fill_counts, finish_table
+from vadbench.datasets.base import Dataset, PathLike, Sources, fill_counts, finish_table, loader_defaults
 from vadbench.datasets.lists import read_id_list
 from vadbench.errors import DataError
 
@@ -63,9 +63,7 @@ def make_shanghaitech_dataset(
     Extra columns: ``mask`` (frame-mask path), ``pixel_mask`` (path or None), ``weak_subset`` (``train`` /
     ``test`` / None: membership in Zhong's split, when the lists are present).
     """
-    own = report is None
-    report = report if report is not None else Report()
-    sources = sources or Sources()
+    own, report, sources = loader_defaults(report, sources)
     root = resolve_root(root, "testing", "shanghaitech")
     rows: dict[str, dict[str, Any]] = {}
 
@@ -254,10 +252,7 @@ class ShanghaiTech(Dataset):
     def _split_ids(self, variant: str) -> tuple[list[str], list[str]]:
         table = self.videos()
         if variant == "semi":
-            return (
-                table.loc[table["subset"] == "train", "video"].tolist(),
-                table.loc[table["subset"] == "test", "video"].tolist(),
-            )
+            return self._subset_ids()
         report = Report(card=self.card)
         weak = _read_weak_lists(self.data_root, report, required=True)
         report.raise_errors()

@@ -25,8 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vadbench.datasets import conventions as conv
-from vadbench.datasets._io import Report, index_frame_folders, index_videos, read_text_lines
-from vadbench.datasets.base import Dataset, PathLike, Sources, fill_counts, finish_table
+from vadbench.datasets._io import (
+    Report,
+    index_frame_folders,
+    index_videos,
+    read_keyed_annotations,
+    read_text_lines,
+)
+from vadbench.datasets.base import Dataset, PathLike, Sources, fill_counts, finish_table, loader_defaults
 from vadbench.datasets.lists import video_id
 
 if TYPE_CHECKING:
@@ -124,33 +130,18 @@ def _read_split(path: Path, report: Report) -> list[tuple[str, str, int]]:
 
 def read_annotations(path: Path, report: Report) -> dict[str, dict[str, Any]]:
     """``{video: {"class", "intervals", "line"}}`` of the temporal annotation file (problems to report)."""
-    out: dict[str, dict[str, Any]] = {}
-    for lineno, text in read_text_lines(path):
-        try:
-            vid, cls, pairs = parse_annotation_line(text)
-        except ValueError as err:
-            report.add("malformed", path, f"{err}: {text!r}", line=lineno)
-            continue
-        if vid in out:
-            report.add(
-                "duplicate",
-                path,
-                f"video {vid!r} annotated twice (first at line {out[vid]['line']})",
-                line=lineno,
-                video=vid,
-            )
-            continue
+
+    def parse(text: str) -> tuple[str, dict[str, Any]]:
+        vid, cls, pairs = parse_annotation_line(text)
+        return vid, {"class": cls, "intervals": pairs}
+
+    def check(vid: str, fields: dict[str, Any]) -> str | None:
+        cls, pairs = fields["class"], fields["intervals"]
         if (cls == "Normal") != is_normal(vid) or (pairs and is_normal(vid)):
-            report.add(
-                "malformed",
-                path,
-                f"class {cls!r} and intervals {pairs} do not fit video {vid!r}",
-                line=lineno,
-                video=vid,
-            )
-            continue
-        out[vid] = {"class": cls, "intervals": pairs, "line": lineno}
-    return out
+            return f"class {cls!r} and intervals {pairs} do not fit video {vid!r}"
+        return None
+
+    return read_keyed_annotations(path, report, parse, check)
 
 
 def make_ucf_crime_dataset(
@@ -158,9 +149,7 @@ def make_ucf_crime_dataset(
 ) -> pd.DataFrame:
     """The UCF-Crime table: the official train list then the test list (extra columns ``intervals``,
     ``ann_line``, ``list_line``)."""
-    own = report is None
-    report = report if report is not None else Report()
-    sources = sources or Sources()
+    own, report, sources = loader_defaults(report, sources)
     root = Path(root)
     lists = {}
     for subset, name in (("train", "Anomaly_Train.txt"), ("test", "Anomaly_Test.txt")):
@@ -267,9 +256,7 @@ class UCFCrime(Dataset):
         return make_ucf_crime_dataset(self.root, sources=self.sources, report=report)
 
     def _split_ids(self, variant: str) -> tuple[list[str], list[str]]:
-        table = self.videos()
-        train = table.loc[table["subset"] == "train", "video"].tolist()
-        test = table.loc[table["subset"] == "test", "video"].tolist()
+        train, test = self._subset_ids()
         # community order (RTFM / UR-DMU / VadCLIP lists): abnormal videos in list order, then the normal ones
         test = [v for v in test if not is_normal(v)] + [v for v in test if is_normal(v)]
         return train, test

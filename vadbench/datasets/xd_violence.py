@@ -28,8 +28,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vadbench.datasets import conventions as conv
-from vadbench.datasets._io import Report, index_videos, read_text_lines
-from vadbench.datasets.base import Dataset, LengthsSource, PathLike, Sources, fill_counts, finish_table
+from vadbench.datasets._io import Report, index_videos, read_keyed_annotations
+from vadbench.datasets.base import (
+    Dataset,
+    LengthsSource,
+    PathLike,
+    Sources,
+    fill_counts,
+    finish_table,
+    loader_defaults,
+)
 from vadbench.datasets.lists import read_order_list, video_id
 
 if TYPE_CHECKING:
@@ -83,29 +91,15 @@ def parse_annotation_line(text: str) -> tuple[str, tuple[tuple[int, int], ...]]:
 
 def read_annotations(path: Path, report: Report) -> dict[str, dict[str, Any]]:
     """``{video: {"intervals", "line"}}`` of ``annotations.txt`` (problems to ``report``)."""
-    out: dict[str, dict[str, Any]] = {}
-    for lineno, text in read_text_lines(path):
-        try:
-            vid, pairs = parse_annotation_line(text)
-        except ValueError as err:
-            report.add("malformed", path, f"{err}: {text[:120]!r}", line=lineno)
-            continue
-        if vid in out:
-            report.add(
-                "duplicate",
-                path,
-                f"video {vid!r} annotated twice (first at line {out[vid]['line']})",
-                line=lineno,
-                video=vid,
-            )
-            continue
-        if is_normal(vid):
-            report.add(
-                "malformed", path, f"normal video {vid!r} (label A) has intervals", line=lineno, video=vid
-            )
-            continue
-        out[vid] = {"intervals": pairs, "line": lineno}
-    return out
+
+    def parse(text: str) -> tuple[str, dict[str, Any]]:
+        vid, pairs = parse_annotation_line(text)
+        return vid, {"intervals": pairs}
+
+    def check(vid: str, fields: dict[str, Any]) -> str | None:
+        return f"normal video {vid!r} (label A) has intervals" if is_normal(vid) else None
+
+    return read_keyed_annotations(path, report, parse, check, shown=120)
 
 
 def _in_test_folder(path: Path, root: Path) -> bool:
@@ -121,9 +115,7 @@ def make_xd_violence_dataset(
     probe: bool = True,
 ) -> pd.DataFrame:
     """The XD-Violence table (train then test; extra columns ``intervals``, ``ann_line``)."""
-    own = report is None
-    report = report if report is not None else Report()
-    sources = sources or Sources()
+    own, report, sources = loader_defaults(report, sources)
     root = Path(root)
     media = {vid: paths[0] for vid, paths in index_videos(root).items()}
     for vid, paths in index_videos(root).items():
@@ -249,9 +241,7 @@ class XDViolence(Dataset):
         )
 
     def _split_ids(self, variant: str) -> tuple[list[str], list[str]]:
-        table = self.videos()
-        train = table.loc[table["subset"] == "train", "video"].tolist()
-        test = table.loc[table["subset"] == "test", "video"].tolist()
+        train, test = self._subset_ids()
         # XDVioDet rgb_test.list order: violent videos (feature-folder order = sorted), then the normal ones
         test = sorted(v for v in test if not is_normal(v)) + sorted(v for v in test if is_normal(v))
         return train, test
