@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vadbench.datasets import conventions as conv
 from vadbench.datasets._io import (
@@ -31,7 +31,15 @@ from vadbench.datasets._io import (
     loadmat,
     mat_cell_length,
 )
-from vadbench.datasets.base import Dataset, PathLike, Sources, fill_counts, finish_table, loader_defaults
+from vadbench.datasets.base import (
+    Dataset,
+    PathLike,
+    Sources,
+    fill_counts,
+    finish_table,
+    isna,
+    loader_defaults,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -231,13 +239,13 @@ class Avenue(Dataset):
         from vadbench.errors import DataError
 
         if convention == "pixel":
-            if not row["mask"] or _na(row["mask"]):
+            if not row["mask"] or isna(row["mask"]):
                 raise DataError(
                     f"avenue video {row['video']!r}: convention 'pixel' needs "
                     f"ground_truth_demo/testing_label_mask/{int(row['video'][-2:])}_label.mat"
                 )
             y = pixel_labels(row["mask"])
-            if not _na(row["n_frames"]) and len(y) != int(row["n_frames"]):
+            if not isna(row["n_frames"]) and len(y) != int(row["n_frames"]):
                 raise DataError(f"{row['mask']}: {len(y)} mask frames but {int(row['n_frames'])} frames")
             return y
         if not row["has_ranges"]:
@@ -251,7 +259,3 @@ class Avenue(Dataset):
         return y
 
 
-def _na(value: Any) -> bool:
-    import pandas as pd
-
-    return value is None or bool(pd.isna(value))

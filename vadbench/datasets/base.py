@@ -233,7 +233,7 @@ class Dataset:
             for row in table.itertuples():
                 if row.path and os.path.isfile(row.path):
                     try:
-                        count_decoded_frames(row.path, None if _isna(row.n_frames) else int(row.n_frames))
+                        count_decoded_frames(row.path, None if isna(row.n_frames) else int(row.n_frames))
                     except DataError as err:
                         report.add("undecodable", row.path, str(err).split(": ", 1)[-1], video=row.video)
 
@@ -268,7 +268,7 @@ class Dataset:
                 present[v] = False
                 continue
             r = table.loc[v]
-            present[v] = not (_isna(r["path"]) and _isna(r["n_frames"]) and _isna(r["n_snippets"]))
+            present[v] = not (isna(r["path"]) and isna(r["n_frames"]) and isna(r["n_snippets"]))
         if not any(present.values()):
             return []
         return [v for v in test if not present[v]]
@@ -369,7 +369,7 @@ class Dataset:
 
     # ------------------------------------------------------------------ helpers for subclasses
     def _need_T(self, row: pd.Series, T: int | None, convention: str) -> int:
-        if T is None and not _isna(row.get("n_snippets")):
+        if T is None and not isna(row.get("n_snippets")):
             T = int(row["n_snippets"])
         if T is None:
             raise DataError(
@@ -380,7 +380,7 @@ class Dataset:
         return int(T)
 
     def _need_n(self, row: pd.Series, convention: str) -> int:
-        if _isna(row.get("n_frames")):
+        if isna(row.get("n_frames")):
             raise DataError(
                 f"{self.name} video {row['video']!r}: convention {convention!r} needs the frame "
                 f"count; put the video under {self.root} or give --frame-counts CSV (video,n_frames)"
@@ -398,13 +398,19 @@ class Dataset:
                 self.root / self.annotation_file,
                 f"video {row['video']!r}: {clipped} interval(s) end past "
                 f"the {length} labels of convention {convention!r}; clipped as the community does",
-                line=None if _isna(line) else int(line),
+                line=None if isna(line) else int(line),
                 video=row["video"],
                 severity="warning",
             )
 
 
-def _isna(value: Any) -> bool:
+def isna(value: Any) -> bool:
+    """Whether a table cell is missing (None / NaN / NA); an array-like cell is never missing.
+
+    Example:
+        >>> isna(None), isna(float("nan")), isna(3), isna([1, 2])
+        (True, True, False, False)
+    """
     if value is None:
         return True
     try:

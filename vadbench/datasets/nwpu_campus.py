@@ -23,7 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from vadbench.datasets import conventions as conv
 from vadbench.datasets._io import Report, index_videos
-from vadbench.datasets.base import Dataset, PathLike, Sources, fill_counts, finish_table, loader_defaults
+from vadbench.datasets.base import (
+    Dataset,
+    PathLike,
+    Sources,
+    fill_counts,
+    finish_table,
+    isna,
+    loader_defaults,
+)
 from vadbench.datasets.lists import read_id_list, video_id
 from vadbench.errors import DataError
 
@@ -231,7 +239,7 @@ class NWPUCampus(Dataset):
 
         if row["subset"] == "train":
             return np.zeros(self._need_n(row, convention), dtype=conv.get(self.name, convention).dtype)
-        if row["gt_key"] is None or _na(row["gt_key"]):
+        if row["gt_key"] is None or isna(row["gt_key"]):
             raise DataError(
                 f"nwpu-campus clip {row['video']!r}: no ground truth in {_root(self.root) / GT_FILE}"
             )
@@ -239,7 +247,3 @@ class NWPUCampus(Dataset):
             return conv.mask_labels(npz[row["gt_key"]], conv.get(self.name, convention).dtype)
 
 
-def _na(value: Any) -> bool:
-    import pandas as pd
-
-    return value is None or bool(pd.isna(value))

@@ -25,7 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 from vadbench.datasets import conventions as conv
 from vadbench.datasets._io import Report, index_frame_folders, index_videos
-from vadbench.datasets.base import Dataset, PathLike, Sources, fill_counts, finish_table, loader_defaults
+from vadbench.datasets.base import (
+    Dataset,
+    PathLike,
+    Sources,
+    fill_counts,
+    finish_table,
+    isna,
+    loader_defaults,
+)
 from vadbench.datasets.lists import read_id_list
 from vadbench.errors import DataError
 
@@ -285,18 +293,18 @@ class ShanghaiTech(Dataset):
         if convention == "rtfm":
             if mask is not None:
                 return conv.sht_rtfm(mask)
-            if T is None and not _na(row["n_snippets"]):
+            if T is None and not isna(row["n_snippets"]):
                 T = int(row["n_snippets"])
-            if T is None and _na(row["n_frames"]):
+            if T is None and isna(row["n_frames"]):
                 raise DataError(
                     f"shanghaitech video {row['video']!r}: convention 'rtfm' needs its snippet count "
                     "T (--feature-lengths CSV video,T) or its frame count (the video under "
                     f"{self.data_root / 'training' / 'videos'} or --frame-counts CSV)"
                 )
-            return conv.sht_rtfm(None, T=T, n=None if _na(row["n_frames"]) else int(row["n_frames"]))
+            return conv.sht_rtfm(None, T=T, n=None if isna(row["n_frames"]) else int(row["n_frames"]))
         if convention == "pel4vad":
             T = self._need_T(row, T, convention)
-            y = conv.sht_rtfm(mask, T=T, n=None if _na(row["n_frames"]) else int(row["n_frames"]))
+            y = conv.sht_rtfm(mask, T=T, n=None if isna(row["n_frames"]) else int(row["n_frames"]))
             if len(y) < 16 * T:
                 raise DataError(
                     f"shanghaitech video {row['video']!r}: pel4vad truncates the rtfm labels "
@@ -353,7 +361,3 @@ class ShanghaiTech(Dataset):
             )
 
 
-def _na(value: Any) -> bool:
-    import pandas as pd
-
-    return value is None or bool(pd.isna(value))

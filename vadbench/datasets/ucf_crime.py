@@ -32,7 +32,15 @@ from vadbench.datasets._io import (
     read_keyed_annotations,
     read_text_lines,
 )
-from vadbench.datasets.base import Dataset, PathLike, Sources, fill_counts, finish_table, loader_defaults
+from vadbench.datasets.base import (
+    Dataset,
+    PathLike,
+    Sources,
+    fill_counts,
+    finish_table,
+    isna,
+    loader_defaults,
+)
 from vadbench.datasets.lists import video_id
 
 if TYPE_CHECKING:
@@ -299,7 +307,7 @@ def _report_media_and_clipping(ds: Dataset, table: pd.DataFrame, report: Report,
             severity="warning",
         )
     for row in test.itertuples():
-        if _na(row.n_frames):
+        if isna(row.n_frames):
             continue
         over = [(s, e) for s, e in row.intervals if e >= int(row.n_frames)]
         if over:
@@ -308,13 +316,9 @@ def _report_media_and_clipping(ds: Dataset, table: pd.DataFrame, report: Report,
                 ann_path,
                 f"video {row.video!r} ({int(row.n_frames)} frames): interval(s) "
                 f"{over} end at or past the last frame; clipped as the community does",
-                line=None if _na(row.ann_line) else int(row.ann_line),
+                line=None if isna(row.ann_line) else int(row.ann_line),
                 video=row.video,
                 severity="warning",
             )
 
 
-def _na(value: Any) -> bool:
-    import pandas as pd
-
-    return value is None or bool(pd.isna(value))
