@@ -318,3 +318,20 @@ def test_csv_naming_unknown_videos_is_reported(tmp_path: Path) -> None:
     problems = get_dataset("ped2", tmp_path, frame_counts=tmp_path / "n.csv").check()
     assert [(p.kind, p.severity) for p in problems] == [("unknown", "warning")]
     assert "Test077" in problems[0].message
+
+
+def test_a_video_found_twice_is_a_warning_and_the_first_copy_is_used(tmp_path):
+    from vadbench.datasets._io import Report, index_videos, unique_videos
+
+    for sub in ("a", "b", "Normal_Videos_event"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "Abuse001_x264.mp4").write_bytes(b"")
+    (tmp_path / "Normal_Videos_event" / "Only_event.mp4").write_bytes(b"")
+    report = Report()
+    media = unique_videos(tmp_path, report, {"Normal_Videos_event"})
+    copies = index_videos(tmp_path)["Abuse001_x264"]
+    first, second = [p for p in copies if p.parent.name != "Normal_Videos_event"]
+    assert media == {"Abuse001_x264": first}  # the skipped folder's copies are left out
+    [warning] = report.warnings
+    assert warning.kind == "duplicate" and warning.path == str(second)
+    assert "video 'Abuse001_x264' found twice" in warning.message and "using the first" in warning.message

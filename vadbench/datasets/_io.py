@@ -371,6 +371,31 @@ def index_videos(
     return out
 
 
+def unique_videos(
+    folder: str | os.PathLike[str], report: Report, skip_parts: Iterable[str] = ()
+) -> dict[str, Path]:
+    """:func:`index_videos` with one path per stem: the first found, a warning in ``report`` for the others.
+
+    Paths with a folder named in ``skip_parts`` are left out before duplicates are looked for.
+    """
+    skip = set(skip_parts)
+    media: dict[str, Path] = {}
+    for vid, paths in index_videos(folder).items():
+        keep = [p for p in paths if not skip.intersection(p.parts)]
+        if not keep:
+            continue
+        media[vid] = keep[0]
+        if len(keep) > 1:
+            report.add(
+                "duplicate",
+                keep[1],
+                f"video {vid!r} found twice (also {keep[0]}); using the first",
+                video=vid,
+                severity="warning",
+            )
+    return media
+
+
 def index_frame_folders(folder: str | os.PathLike[str]) -> dict[str, Path]:
     """Sub-folders of ``folder`` (one frame folder per video) by name; hidden ones and ``*_gt`` skipped."""
     folder = Path(folder)

@@ -28,9 +28,9 @@ from vadbench.datasets import conventions as conv
 from vadbench.datasets._io import (
     Report,
     index_frame_folders,
-    index_videos,
     read_keyed_annotations,
     read_text_lines,
+    unique_videos,
 )
 from vadbench.datasets.base import (
     Dataset,
@@ -179,19 +179,7 @@ def make_ucf_crime_dataset(
     else:
         annotations = read_annotations(ann_path, report)
 
-    media: dict[str, Path] = {}
-    for vid, paths in index_videos(root).items():
-        keep = [p for p in paths if not any(part in SKIP_FOLDERS for part in p.parts)]
-        if keep:
-            media[vid] = keep[0]
-            if len(keep) > 1:
-                report.add(
-                    "duplicate",
-                    keep[1],
-                    f"video {vid!r} found twice (also {keep[0]}); using the first",
-                    video=vid,
-                    severity="warning",
-                )
+    media = unique_videos(root, report, SKIP_FOLDERS)
     for vid, folder in index_frame_folders(root / "frames").items():
         media.setdefault(vid, folder)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vadbench.datasets import conventions as conv
-from vadbench.datasets._io import Report, index_videos, read_keyed_annotations
+from vadbench.datasets._io import Report, read_keyed_annotations, unique_videos
 from vadbench.datasets.base import (
     Dataset,
     LengthsSource,
@@ -117,16 +117,7 @@ def make_xd_violence_dataset(
     """The XD-Violence table (train then test; extra columns ``intervals``, ``ann_line``)."""
     own, report, sources = loader_defaults(report, sources)
     root = Path(root)
-    media = {vid: paths[0] for vid, paths in index_videos(root).items()}
-    for vid, paths in index_videos(root).items():
-        if len(paths) > 1:
-            report.add(
-                "duplicate",
-                paths[1],
-                f"video {vid!r} found twice (also {paths[0]}); using the first",
-                video=vid,
-                severity="warning",
-            )
+    media = unique_videos(root, report)
 
     def find_list(name: str) -> Path | None:
         return next((root / d / name for d in LIST_DIRS if (root / d / name).is_file()), None)
