@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from sklearn.metrics import roc_auc_score
 
 from vadbench.methods.base import FeatureSample
@@ -20,12 +19,8 @@ D = 64
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on 2 shared cores OpenMP spin-waits make small models 10x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def _one_thread(one_torch_thread):
+    """Every test of this module runs on one torch thread (conftest ``one_torch_thread``)."""
 
 
 def make_videos(rng, n_normal, n_abnormal, direction, shift=1.5):

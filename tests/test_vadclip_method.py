@@ -29,11 +29,8 @@ TINY = {
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def _one_thread(one_torch_thread):
+    """Every test of this module runs on one torch thread (conftest ``one_torch_thread``)."""
 
 
 def _samples(rng, n=8, lengths=(10, 50)):
