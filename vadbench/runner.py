@@ -49,7 +49,7 @@ __all__ = ["DEFAULT_PROTOCOLS", "RunResult", "resolve_device", "run", "grid", "r
 
 _jsonable = jsonable
 
-#: ``--preset none``: the code defaults and the dataset's default protocol, even where a default preset exists.
+#: ``--preset none``: the code defaults and the default protocol, even where a default preset exists.
 NO_PRESET = "none"
 
 
