@@ -864,8 +864,6 @@ def fit_or_resume(plan: Plan, inputs: Inputs, *, select_on_test: bool) -> tuple[
     m.progress = plan.progress
     state = folder.state()
     if state.get("fitted") and folder.checkpoint.is_file():
-        if not inputs.train_samples:
-            pass
         _build_for_load(m, inputs)
         m.load(folder.checkpoint)
         _log(plan.progress, f"resumed the fitted model from {folder.checkpoint}")
