@@ -122,7 +122,8 @@ def regress(
         list[Path], typer.Option("--results", help="Results CSV(s) of the runs to check (repeatable).")
     ],
     baseline: Annotated[
-        Path, typer.Option(help="Baseline CSV (percent; tolerance in points).")
+        Path,
+        typer.Option(help="Baseline CSV (percent; tolerance in points, or 'ci': the bootstrap interval)."),
     ] = DEFAULT_BASELINE,
     allow_empty: Annotated[
         bool,
@@ -182,8 +183,13 @@ def regress(
             _escape(check.dataset),
             _escape(check.metric),
             lb.format_percent(check.baseline),
-            f"{check.tolerance:.2f}",
-            lb.format_percent(check.measured),
+            "ci" if check.use_ci else f"{check.tolerance:.2f}",
+            lb.format_percent(check.measured)
+            + (
+                f" [{lb.format_percent(check.interval[0])}, {lb.format_percent(check.interval[1])}]"
+                if check.interval
+                else ""
+            ),
             delta,
             _escape(detail),
         )
