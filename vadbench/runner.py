@@ -887,14 +887,16 @@ def run(
     }
     _atomic_write_text(run_dir / METRICS_FILE, json.dumps(_jsonable(metrics_doc), indent=2, allow_nan=True))
 
+    from vadbench.bootstrap import FRAMES_FILE, run_intervals
     from vadbench.leaderboard import make_row
 
+    intervals = run_intervals(proto, scores, labels, video_labels, frames_path=run_dir / FRAMES_FILE)
     features = config["features"] or {}
     row = make_row(
         method=config["method"],
         dataset=config["dataset"],
         protocol=str(proto),
-        metrics=_row_metrics(metrics),
+        metrics={**_row_metrics(metrics), **intervals},
         run_id=run_id,
         split=variant,
         backbone=str(features.get("backbone", "")),
