@@ -362,18 +362,6 @@ def _event(scene: R.SceneSpec, etype: str, e: int, rng: np.random.Generator) -> 
 # placement: onsets anywhere in the video, content-free probes at chance
 
 
-def probe_scores(length: int) -> dict[str, np.ndarray]:
-    """The content-free probes for one label array of ``length`` frames (higher = "more abnormal"):
-    ``index`` (frame index), ``t/T``, ``centre`` (closeness to the middle), ``length`` (constant).
-
-    >>> probe_scores(4)["centre"].round(3).tolist()
-    [-0.375, -0.125, -0.125, -0.375]
-    """
-    i = np.arange(length, dtype=np.float64)
-    return {"index": i, "t/T": i / length, "centre": -np.abs((i + 0.5) / length - 0.5),
-            "length": np.full(length, float(length))}
-
-
 def pad_rtfm(y: np.ndarray, abnormal: bool) -> np.ndarray:
     """ShanghaiTech ``rtfm`` labels: an abnormal video's mask padded with its last label to 16·ceil(n/16),
     a normal video zeros(16·ceil(n/16))."""
@@ -392,26 +380,11 @@ def split_labels(w: World) -> dict[str, dict[str, np.ndarray]]:
     return {"semi": dict(sorted(semi.items())), "weak": dict(sorted(weak.items()))}
 
 
-def _auc_from_ranks(ranks: np.ndarray, y: np.ndarray) -> float:
-    pos = y.astype(bool)
-    p = int(pos.sum())
-    n = len(y) - p
-    if p == 0 or n == 0:
-        return 0.5
-    return float((ranks[pos].sum() - p * (p + 1) / 2) / (p * n))
-
-
 def probe_aucs(labels: dict[str, np.ndarray]) -> dict[str, float]:
-    """Micro frame AUC of each content-free probe on ``labels`` (video -> 0/1 array)."""
-    from scipy.stats import rankdata
+    """Exact micro frame AUC of every content-free probe (:func:`vadbench.audit.probe_aucs`)."""
+    from vadbench.audit import probe_aucs as aucs
 
-    ys = [np.asarray(labels[v]).reshape(-1) for v in labels]
-    y = np.concatenate(ys)
-    out = {}
-    for name in ("index", "t/T", "centre", "length"):
-        s = np.concatenate([probe_scores(len(a))[name] for a in ys])
-        out[name] = _auc_from_ranks(rankdata(s), y)
-    return out
+    return aucs(labels)
 
 
 def _fast_worst(split: dict[str, dict[str, np.ndarray]]) -> float:
