@@ -14,7 +14,10 @@ the sparse (videos x ranks) histograms (one scipy.sparse product whose cost is t
 (video, rank) cells, about one per 16-frame snippet for snippet scores), and cumulative sums over the K
 ranks give every resample's weighted TP / FP at every threshold, hence its ROC-AUC, AP and PR-AUC. No
 resample sorts or touches frames. ``auc_abnormal`` uses the multiplicities of the abnormal videos only;
-``auc_macro`` / ``auc_abnormal_macro`` are multiplicity-weighted means of the per-video AUCs.
+``auc_macro`` / ``auc_abnormal_macro`` are multiplicity-weighted means of the per-video AUCs. When only the
+ROC-AUCs are needed (and K x V is moderate), the (videos x videos) matrix U of abnormal-beats-normal pair
+counts, built once from the same histograms, turns each resample into the quadratic form
+``w U w / ((w · n_abnormal) (w · n_normal))``: O(V^2) per resample, independent of the frame count.
 
 Every replicate equals :func:`vadbench.metrics.evaluate` on the concatenated resampled videos (the tests
 check that against a slow reference bootstrap with the same seed). numpy + scipy.sparse; no torch.
