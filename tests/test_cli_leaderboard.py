@@ -96,7 +96,7 @@ def test_unstated_variants_are_marked(app, workdir):
     rows = [line for line in out.stdout.splitlines() if line.startswith("| vlavad ")]
     assert rows == [
         "| vlavad | paper [1] | – | test | – |  | 99.00 | protocol not comparable / variant not stated "
-        "(auc_frame) |"
+        "(auc_frame); no interval (published number) |"
     ]
 
 

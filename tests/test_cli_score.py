@@ -160,6 +160,31 @@ def test_record_appends_a_result_row(data):
     assert int(table["n_frames"].iloc[-1]) == 96
 
 
+def test_interval_beside_the_value_in_json_table_and_row(data):
+    from vadbench.bootstrap import bootstrap
+    from vadbench.leaderboard import read_results
+
+    d = data["dir"]
+    out = d / "ci.csv"
+    args = ("--labels", d / "labels.npz", "--scores", d / "scores.npz", "--protocol", "ped2/official",
+            "--ci-resamples", "200", "--ci-seed", "5")
+    got = run_json(*args, "--record", out, "--method", "mine", "--dataset", "ped2")
+    y = np.concatenate(list(data["y"].values()))
+    s = np.concatenate(list(data["s"].values()))
+    ref = bootstrap(y, s, data["lens"], one_class="pad01", n_resamples=200, seed=5)
+    assert got["auc_micro_ci_low"] == pytest.approx(ref.low["auc_micro"], abs=1e-12)
+    assert got["ap_ci_high"] == pytest.approx(ref.high["ap"], abs=1e-12)
+    assert (got["ci_resamples"], got["ci_seed"], got["ci_method"]) == (200, 5, "percentile")
+    row = read_results(out).iloc[-1]
+    assert row["auc_micro_ci_low"] == pytest.approx(got["auc_micro_ci_low"]) and row["ci_seed"] == 5
+    res = runner.invoke(app, ["score", *map(str, args)], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert "95 % CI (percentile, 200 video resamples, seed 5)" in res.stdout
+    assert f"[{100 * ref.low['auc_micro']:.2f}, {100 * ref.high['auc_micro']:.2f}]" in res.stdout
+    no_lengths = run_json("--labels", d / "labels.npy", "--scores", d / "single.csv")
+    assert "auc_micro_ci_low" not in no_lengths  # no video boundaries: no video bootstrap
+
+
 def err(res) -> str:
     assert res.exit_code == 2, (res.exit_code, res.output)
     return " ".join((res.stderr or res.output).split())

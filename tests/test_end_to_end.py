@@ -122,7 +122,7 @@ def test_row_passes_the_regression_gate(e2e: dict[str, Path]) -> None:
     run_protocol = read_results(e2e["csv"]).iloc[-1]["protocol"]
     base = read_baselines(BASELINES)
     mine = base[(base["method"] == "vadclip") & (base["dataset"] == "synthetic")]
-    assert len(mine) == 1 and mine.iloc[0]["protocol"] == run_protocol
+    assert len(mine) >= 1 and set(mine["protocol"]) == {run_protocol}  # auc_micro (3 points) + ap (ci)
     out = CliRunner().invoke(app, ["regress", "--results", str(e2e["csv"]), "--baseline", str(BASELINES)])
     assert out.exit_code == 0, out.output
 

@@ -76,6 +76,12 @@ def test_result_columns_are_the_agreed_contract():
         "map_iou@0.4",
         "map_iou@0.5",
         "map_iou_avg",
+        *(f"{m}_{b}" for m in ("auc_micro", "auc_macro", "auc_abnormal", "auc_abnormal_macro", "ap", "pr_auc")
+          for b in ("ci_low", "ci_high")),
+        "ci_method",
+        "ci_level",
+        "ci_resamples",
+        "ci_seed",
     )
 
 
@@ -236,7 +242,7 @@ def test_append_to_a_malformed_file_fails_and_leaves_it_unchanged(tmp_path):
     with path.open("a") as handle:
         handle.write("partial,line\n")
     before = path.read_bytes()
-    with pytest.raises(DataError, match=r"r.csv: line 3: 2 fields, but the header has 40"):
+    with pytest.raises(DataError, match=r"r.csv: line 3: 2 fields, but the header has 56"):
         lb.append_row(path, _row())
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "r.csv.lock"]  # no temp file left

@@ -94,6 +94,44 @@ def test_regress_statuses(tmp_path):
     assert checks[0].run_id and checks[0].line == 2
 
 
+def test_tolerance_ci_uses_the_bootstrap_interval(tmp_path):
+    ci = {"auc_micro_ci_low": 0.70, "auc_micro_ci_high": 0.80}
+    cases = [  # (baseline %, measured row) -> status
+        (75.0, {"metrics": {"auc_micro": 0.76, **ci}}, "ok"),
+        (82.0, {"metrics": {"auc_micro": 0.76, **ci}}, "regression"),  # whole interval below 82
+        (69.0, {"metrics": {"auc_micro": 0.76, **ci}}, "improved"),
+        (75.0, {"metrics": {"auc_micro": 0.76}}, "missing"),  # no interval in the row
+    ]
+    for i, (value, row, status) in enumerate(cases):
+        results = lb.read_results(_results(tmp_path / f"r{i}.csv", row))
+        line = f"vadclip,synthetic,{PROTO},auc_micro,{value},ci,"
+        base = lb.read_baselines(_baseline(tmp_path / f"b{i}.csv", line))
+        assert bool(base["tolerance_ci"].iloc[0])
+        (check,) = lb.regress(results, base)
+        assert check.status == status, (value, row, check.detail)
+        if status == "missing":
+            assert "no auc_micro interval" in check.detail
+        else:
+            assert check.interval == (70.0, 80.0) and check.use_ci
+
+
+def test_tolerance_ci_needs_a_metric_with_an_interval(tmp_path):
+    path = _baseline(tmp_path / "b.csv", f"vadclip,synthetic,{PROTO},far,5.0,ci,")
+    with pytest.raises(DataError, match=r"line 2: column 'tolerance': 'ci' needs a metric with a bootstrap"):
+        lb.read_baselines(path)
+
+
+def test_exit_codes_with_tolerance_ci(app, tmp_path):
+    row = {"metrics": {"auc_micro": 0.76, "auc_micro_ci_low": 0.70, "auc_micro_ci_high": 0.80}}
+    results = _results(tmp_path / "r.csv", row)
+    ok = _baseline(tmp_path / "ok.csv", f"vadclip,synthetic,{PROTO},auc_micro,72.0,ci,")
+    out = _invoke(app, "--results", results, "--baseline", ok)
+    assert out.exit_code == 0, out.output
+    assert " ci " in out.output and "[70.00, 80.00]" in out.output
+    bad = _baseline(tmp_path / "bad.csv", f"vadclip,synthetic,{PROTO},auc_micro,81.0,ci,")
+    assert _invoke(app, "--results", results, "--baseline", bad).exit_code == 1
+
+
 def test_far_rise_is_a_regression(tmp_path):
     results = lb.read_results(_results(tmp_path / "r.csv", {"metrics": {"far": 0.04}}))
     base = lb.read_baselines(_baseline(tmp_path / "b.csv", f"vadclip,synthetic,{PROTO},far,3,0.5,"))

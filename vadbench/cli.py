@@ -37,6 +37,7 @@ APPS = {"root": app, "datasets": datasets_app, "gt": gt_app, "methods": methods_
 COMMAND_MODULES = (
     "run",
     "score",
+    "compare",
     "leaderboard",
     "datasets",
     "extract",

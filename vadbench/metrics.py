@@ -316,6 +316,26 @@ def _one_class_fix(rule: str, u: np.ndarray, p: np.ndarray, n: np.ndarray, yb: n
     return auc
 
 
+def video_aucs(labels: Any, scores: Any, lengths: Any, one_class: str = "skip") -> np.ndarray:
+    """Per-video ROC-AUC under a one-class rule (NaN where undefined): the terms of ``auc_macro``.
+
+    >>> video_aucs([0, 1, 0, 0], [0.2, 0.9, 0.1, 0.7], [2, 2]).tolist()
+    [1.0, nan]
+    """
+    one_class = normalise_one_class_rule(one_class)
+    y, s, lengths, videos = _flatten(labels, scores, lengths, None)
+    if lengths is None:
+        raise ScoreError("video_aucs needs lengths (frames per video)")
+    yb, s = _check_values(y, s, lengths, videos)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    p = np.add.reduceat(yb.view(np.uint8), offsets[:-1], dtype=np.int64)
+    n = np.diff(offsets) - p
+    f = _sort_values(s)
+    off_p, off_n = np.concatenate([[0], np.cumsum(p)]), np.concatenate([[0], np.cumsum(n)])
+    u = _pair_counts(_sort_runs(f[yb], off_p), _sort_runs(f[~yb], off_n), off_p, off_n)
+    return _one_class_fix(one_class, u, p, n, yb, s, offsets)
+
+
 def _nanmean(x: np.ndarray) -> float:
     x = x[~np.isnan(x)]
     return float(x.mean()) if x.size else math.nan

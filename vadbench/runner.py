@@ -921,6 +921,7 @@ class Evaluation:
     outputs: dict[str, dict[str, Any]]
     aligned: Any
     per_type: dict[str, dict[str, Any]]
+    intervals: dict[str, Any]  # bootstrap interval cells of the row (vadbench.bootstrap.run_intervals)
 
 
 def evaluate_stage(
@@ -931,13 +932,18 @@ def evaluate_stage(
     headline: str,
 ) -> Evaluation:
     """Apply the protocol once per output and compute the metrics."""
+    from vadbench.bootstrap import FRAMES_FILE, run_intervals
     from vadbench.protocol import apply, evaluate_protocol
 
     labels = inputs.labels()
     metrics = dict(evaluate_protocol(plan.protocol, scores, labels, video_labels=inputs.video_labels))
     branch = _evaluate_outputs(plan.protocol, scores, outputs, labels, inputs.video_labels, headline)
     aligned = apply(plan.protocol, scores, labels)
-    return Evaluation(metrics, branch, aligned, per_type_auc(plan.ds, aligned, labels, inputs.video_labels))
+    intervals = run_intervals(
+        plan.protocol, scores, labels, inputs.video_labels, frames_path=plan.folder.path / FRAMES_FILE
+    )
+    per_type = per_type_auc(plan.ds, aligned, labels, inputs.video_labels)
+    return Evaluation(metrics, branch, aligned, per_type, intervals)
 
 
 def record_stage(
@@ -977,7 +983,7 @@ def record_stage(
         method=config["method"],
         dataset=config["dataset"],
         protocol=str(plan.protocol),
-        metrics=_row_metrics(ev.metrics),
+        metrics={**_row_metrics(ev.metrics), **ev.intervals},
         run_id=folder.run_id,
         split=inputs.variant,
         backbone=str(inputs.record.get("backbone", "")),

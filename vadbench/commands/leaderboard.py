@@ -34,6 +34,28 @@ def _published_path(path: Path | None) -> Path | None:
     return None
 
 
+def paired_p_value(
+    runs_dir: Path, upper: object, lower: object, metric: str, n_resamples: int = 1000
+) -> float | None:
+    """The paired-bootstrap p-value between two leaderboard rows from their run folders under ``runs_dir``
+    (every seed of a row on its side); None when a run folder or its frames are missing."""
+    from vadbench.compare import compare, read_run
+    from vadbench.errors import VadbenchError
+
+    sides = []
+    for row in (upper, lower):
+        ids = getattr(row, "run_ids", [])
+        if not ids or not all((runs_dir / i).is_dir() for i in ids):
+            return None
+        sides.append(ids)
+    try:
+        runs = [[read_run(runs_dir / i) for i in ids] for ids in sides]
+        result = compare(runs[0], runs[1], metrics=(metric,), n_resamples=n_resamples)
+    except VadbenchError:
+        return None
+    return result.results[metric].p_value
+
+
 @fail_on_error
 def leaderboard(
     dataset: Annotated[str | None, typer.Option(help="Show only this dataset.")] = None,
@@ -57,6 +79,14 @@ def leaderboard(
     all_runs: Annotated[
         bool, typer.Option("--all-runs", help="Every ok row, not only the latest per configuration.")
     ] = False,
+    runs_dir: Annotated[
+        Path,
+        typer.Option(
+            "--runs-dir",
+            help="Run folders of the measured rows: adjacent rows are paired-tested on their frames.npz "
+            "and marked ≈ when not significantly different (skipped where folders are missing).",
+        ),
+    ] = Path("runs"),
     out: Annotated[Path | None, typer.Option(help="Write to this file (atomic) instead of stdout.")] = None,
     update_readme: Annotated[
         Path | None,
@@ -91,7 +121,10 @@ def leaderboard(
         bad = [m for m in wanted if not lb.is_published_metric(m)]
         if bad:
             raise ConfigError(f"--metrics: unknown metric(s) {bad}; see protocols.md section 1 for the names")
-    tables = lb.build_tables(measured, published_frame, dataset=dataset, metrics=wanted, all_runs=all_runs)
+    paired = (lambda a, b, m: paired_p_value(runs_dir, a, b, m)) if runs_dir.is_dir() else None
+    tables = lb.build_tables(
+        measured, published_frame, dataset=dataset, metrics=wanted, all_runs=all_runs, paired=paired
+    )
     if not tables:
         known = sorted(
             set(measured["dataset"]) | set([] if published_frame is None else published_frame["dataset"])
@@ -122,7 +155,8 @@ def regress(
         list[Path], typer.Option("--results", help="Results CSV(s) of the runs to check (repeatable).")
     ],
     baseline: Annotated[
-        Path, typer.Option(help="Baseline CSV (percent; tolerance in points).")
+        Path,
+        typer.Option(help="Baseline CSV (percent; tolerance in points, or 'ci': the bootstrap interval)."),
     ] = DEFAULT_BASELINE,
     allow_empty: Annotated[
         bool,
@@ -198,8 +232,13 @@ def regress(
             _escape(check.dataset),
             _escape(check.metric),
             lb.format_percent(check.baseline),
-            f"{check.tolerance:.2f}",
-            lb.format_percent(check.measured),
+            "ci" if check.use_ci else f"{check.tolerance:.2f}",
+            lb.format_percent(check.measured)
+            + (
+                f" [{lb.format_percent(check.interval[0])}, {lb.format_percent(check.interval[1])}]"
+                if check.interval
+                else ""
+            ),
             delta,
             _escape(detail),
         )

@@ -39,9 +39,12 @@ def _print_metrics(result: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from vadbench.commands.score import interval_text, interval_title
+
     table = Table(title=f"{result.run_id}  [{result.row.get('protocol', '')}]", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    table.add_column(interval_title(result.row) or "95 % CI", justify="right")
     for key, value in result.metrics.items():
         if isinstance(value, float):
             text = (
@@ -51,7 +54,7 @@ def _print_metrics(result: Any) -> None:
             )
         else:
             text = str(value)
-        table.add_row(key, text)
+        table.add_row(key, text, interval_text(result.row, key))
     console = Console()
     console.print(table)
     if result.resumed:

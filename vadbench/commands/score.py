@@ -13,6 +13,10 @@ Example:
     $ vadbench score --labels gt.npz --scores scores.npz --protocol ped2/official
     $ vadbench score --labels gt-ucf.npy --lengths ucf_lengths.csv --scores s.npy --protocol ucf/rtfm --json
     $ vadbench score --dataset ped2 --root data/ped2 --scores s.npz --record runs/results.csv --method mine
+
+With video boundaries, every AUC / AP gets a 95 % bootstrap interval over the test videos
+(``vadbench.bootstrap``; ``--ci-resamples``, ``--ci-seed``, ``--ci-method``), printed beside the value and
+recorded in the row.
 """
 
 from __future__ import annotations
@@ -237,7 +241,29 @@ _NOTES = {
 }
 
 
-def _print_table(result: dict[str, Any], metrics: dict[str, Any]) -> None:
+def interval_text(cells: dict[str, Any], metric: str) -> str:
+    """``[low, high]`` in percent from a row's ``<metric>_ci_low`` / ``_ci_high`` cells, or ``""``.
+
+    >>> interval_text({"ap_ci_low": 0.5, "ap_ci_high": 0.625}, "ap"), interval_text({}, "ap")
+    ('[50.00, 62.50]', '')
+    """
+    low, high = cells.get(f"{metric}_ci_low"), cells.get(f"{metric}_ci_high")
+    if low is None or high is None:
+        return ""
+    return f"[{100 * low:.2f}, {100 * high:.2f}]"
+
+
+def interval_title(cells: dict[str, Any]) -> str:
+    """The interval column's title: level, method, resamples and seed (``""`` without an interval)."""
+    if not cells.get("ci_method"):
+        return ""
+    return (
+        f"{100 * cells['ci_level']:g} % CI ({cells['ci_method']}, {cells['ci_resamples']} video resamples, "
+        f"seed {cells['ci_seed']})"
+    )
+
+
+def _print_table(result: dict[str, Any], metrics: dict[str, Any], ci: dict[str, Any]) -> None:
     import math
 
     from rich.console import Console
@@ -246,17 +272,20 @@ def _print_table(result: dict[str, Any], metrics: dict[str, Any]) -> None:
     console = Console()
     console.print(f"[bold]protocol[/bold] {result['protocol']}", highlight=False)
     console.print(f"{result['n_videos']} videos, {result['n_frames']:,} frames", highlight=False)
-    table = Table("metric", "value", "%", "note")
+    table = Table("metric", "value", "%", interval_title(ci) or "95 % CI", "note")
     for key, value in metrics.items():
         if key == "n_one_class":
-            table.add_row(key, str(value), "", "one-class videos (rule: see protocol auc_macro_rule)")
+            table.add_row(key, str(value), "", "", "one-class videos (rule: see protocol auc_macro_rule)")
         elif value is None or (isinstance(value, float) and math.isnan(value)):
-            table.add_row(key, "n/a", "", _NOTES.get(key, "undefined"))
+            table.add_row(key, "n/a", "", "", _NOTES.get(key, "undefined"))
         else:
             pct = f"{value:.2f}" if key.startswith("map_iou") else f"{100 * value:.2f}"
             val = "" if key.startswith("map_iou") else f"{value:.4f}"
-            table.add_row(key, val, pct, "")
+            table.add_row(key, val, pct, interval_text(ci, key), "")
     console.print(table)
+    if not ci:
+        console.print("no interval: the bootstrap needs video boundaries (--lengths or per-video files)"
+                      if result["n_videos"] == "?" else "no interval (--ci-resamples 0)", highlight=False)
 
 
 def _jsonable(value: Any) -> Any:
@@ -312,6 +341,13 @@ def score(
     feature_lengths: Annotated[
         Path | None, typer.Option("--feature-lengths", help="--dataset 16·T conventions: csv video,T.")
     ] = None,
+    ci_resamples: Annotated[
+        int, typer.Option("--ci-resamples", help="Video resamples of the 95 % bootstrap interval (0: none).")
+    ] = 1000,
+    ci_seed: Annotated[int, typer.Option("--ci-seed", help="Seed of the video resampling.")] = 0,
+    ci_method: Annotated[
+        str, typer.Option("--ci-method", help="Interval: percentile or bca.")
+    ] = "percentile",
 ) -> None:
     """Evaluate scores produced by any program (higher = more anomalous) under a named protocol."""
     import json
@@ -358,6 +394,14 @@ def score(
             raise ConfigError(f"video labels missing for {len(missing)} videos ({', '.join(missing[:5])})")
         vl = [vl_map[v] for v in y_map]
     metrics = evaluate_aligned(p, aligned, vl, per_video=per_video, scores_calibrated=calibrated)
+    ci: dict[str, Any] = {}
+    if per_video and ci_resamples:
+        from vadbench.bootstrap import bootstrap
+
+        ci = bootstrap(
+            aligned.labels, aligned.scores, aligned.lengths, video_labels=vl, one_class=p.auc_macro_rule,
+            abnormal_def=p.abnormal_def, n_resamples=ci_resamples, seed=ci_seed, method=ci_method,
+        ).row_fields()
     result = {
         "protocol": str(p),
         "n_videos": len(aligned.videos) if per_video else None,
@@ -374,14 +418,15 @@ def score(
             selection=p.selection,
             n_test=result["n_videos"],
             n_frames=result["n_frames"],
-            metrics=metrics,
+            metrics={**metrics, **ci},
         )
         append_row(record, row)
         result["run_id"] = row["run_id"]
     if as_json:
-        typer.echo(json.dumps({**result, **{k: _jsonable(v) for k, v in metrics.items()}}, indent=2))
+        cells = {**result, **{k: _jsonable(v) for k, v in metrics.items()}, **ci}
+        typer.echo(json.dumps(cells, indent=2))
     else:
-        _print_table({**result, "n_videos": result["n_videos"] or "?"}, metrics)
+        _print_table({**result, "n_videos": result["n_videos"] or "?"}, metrics, ci)
         if record is not None:
             typer.echo(f"recorded run {result['run_id']} in {record}")
 

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from vadbench.bootstrap import CI_METRICS, ci_columns
 from vadbench.metrics import MAP_IOUS, METRIC_KEYS
 
 # ----------------------------------------------------------------------------------------------------
@@ -62,8 +63,13 @@ META_COLUMNS: tuple[str, ...] = (
     "commit",
 )
 
+#: Bootstrap interval columns (vadbench.bootstrap): ``<metric>_ci_low`` / ``<metric>_ci_high`` (fractions) of
+#: every AUC / AP metric, then how the interval was drawn (method, level, resamples, seed).
+CI_BOUND_COLUMNS: tuple[str, ...] = tuple(c for m in CI_METRICS for c in ci_columns(m))
+CI_COLUMNS: tuple[str, ...] = (*CI_BOUND_COLUMNS, "ci_method", "ci_level", "ci_resamples", "ci_seed")
+
 #: Every fixed column of a results CSV; ``anticipation_auc@<α>s`` columns are added after these when used.
-RESULT_COLUMNS: tuple[str, ...] = META_COLUMNS + METRIC_COLUMNS
+RESULT_COLUMNS: tuple[str, ...] = META_COLUMNS + METRIC_COLUMNS + CI_COLUMNS
 
 #: Columns a results CSV must have (the others are filled with blanks when absent).
 REQUIRED_RESULT_COLUMNS: tuple[str, ...] = ("source", "status", "method", "dataset", "split", "protocol")
@@ -75,8 +81,12 @@ LOWER_IS_BETTER: frozenset[str] = frozenset({"far"})
 #: Published-only metric names whose variant the source leaves open (protocols.md section 1, end).
 UNSPECIFIED_METRICS: frozenset[str] = frozenset({"auc_frame", "ap_unspecified"})
 
-INT_COLUMNS: frozenset[str] = frozenset({"seed", "epochs", "n_train", "n_test", "n_frames"})
-FLOAT_COLUMNS: frozenset[str] = frozenset({"fit_s", "score_s"})
+INT_COLUMNS: frozenset[str] = frozenset(
+    {"seed", "epochs", "n_train", "n_test", "n_frames", "ci_resamples", "ci_seed"}
+)
+FLOAT_COLUMNS: frozenset[str] = frozenset({"fit_s", "score_s", "ci_level"})
+#: Text columns outside :data:`META_COLUMNS`.
+TEXT_COLUMNS: frozenset[str] = frozenset({"ci_method"})
 
 SOURCES: tuple[str, ...] = ("vadbench", "paper")
 #: ``fidelity`` values (the method class's): code, paper, reconstruction; blank for older rows.
@@ -103,7 +113,7 @@ _FAR_RE = re.compile(r"^far_(normal|all)@\d+(?:\.\d+)?(?:\[>=?\])?$")
 
 def _is_numeric_column(name: str) -> bool:
     """Whether a result column holds numbers (integers, seconds, metrics) rather than text."""
-    return name in INT_COLUMNS or name in FLOAT_COLUMNS or name not in META_COLUMNS
+    return name in INT_COLUMNS or name in FLOAT_COLUMNS or not (name in META_COLUMNS or name in TEXT_COLUMNS)
 
 
 def anticipation_column(horizon_s: float) -> str:

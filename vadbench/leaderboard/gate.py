@@ -36,6 +36,8 @@ class Check:
     detail: str = ""
     run_id: str = ""
     line: int = 0
+    use_ci: bool = False  # tolerance=ci: the measured row's bootstrap interval decides
+    interval: tuple[float, float] | None = None  # that interval, percent
 
     @property
     def delta(self) -> float | None:
@@ -50,7 +52,9 @@ def regress(results: pd.DataFrame, baselines: pd.DataFrame) -> list[Check]:
     """Compare the latest ok measured row of each baseline's (method, dataset, protocol) with the baseline.
 
     A value below ``baseline - tolerance`` (above ``baseline + tolerance`` for FAR) is a regression; no
-    matching ok row or a blank metric is ``missing``.
+    matching ok row or a blank metric is ``missing``. A baseline with ``tolerance=ci`` uses the measured
+    row's 95 % bootstrap interval instead: a regression when the whole interval lies below the baseline,
+    ``improved`` when it lies above, ``missing`` when the row has no interval.
 
     >>> import pandas as pd
     >>> res = pd.DataFrame({"method": ["m"], "dataset": ["d"], "protocol": ["p"], "status": ["ok"],
@@ -76,6 +80,7 @@ def regress(results: pd.DataFrame, baselines: pd.DataFrame) -> list[Check]:
             measured=None,
             status="missing",
             line=int(base.get("_line", 0)),
+            use_ci=bool(base.get("tolerance_ci", False)),
         )
         checks.append(check)
         row = index.get(key)
@@ -88,6 +93,9 @@ def regress(results: pd.DataFrame, baselines: pd.DataFrame) -> list[Check]:
             check.detail = f"latest ok run {check.run_id or '?'} has no {base['metric']} value"
             continue
         check.measured = to_percent(value)
+        if check.use_ci:
+            _ci_status(check, row)
+            continue
         delta = check.measured - check.baseline
         if base["metric"] in LOWER_IS_BETTER:
             delta = -delta
@@ -100,6 +108,27 @@ def regress(results: pd.DataFrame, baselines: pd.DataFrame) -> list[Check]:
         else:
             check.status = "ok"
     return checks
+
+
+def _ci_status(check: Check, row: dict) -> None:
+    """tolerance=ci: the baseline against the measured row's interval (both percent)."""
+    low, high = row.get(f"{check.metric}_ci_low"), row.get(f"{check.metric}_ci_high")
+    if _is_missing(low) or _is_missing(high):
+        check.detail = (
+            f"tolerance=ci but latest ok run {check.run_id or '?'} has no {check.metric} interval "
+            f"({check.metric}_ci_low / _ci_high blank)"
+        )
+        return
+    check.interval = (to_percent(low), to_percent(high))
+    eps = 1e-9
+    if check.interval[1] < check.baseline - eps:
+        check.status = "regression"
+        check.detail = "the whole 95 % interval lies below the baseline"
+    elif check.interval[0] > check.baseline + eps:
+        check.status = "improved"
+        check.detail = "the whole 95 % interval lies above the baseline: consider raising it"
+    else:
+        check.status = "ok"
 
 
 def _why_missing(measured: pd.DataFrame, key: tuple[str, str, str]) -> str:

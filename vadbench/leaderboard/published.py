@@ -3,7 +3,8 @@
 - ``published.csv``: long form (method, dataset, split, metric, value, source, notes), values in **percent**
   as the papers print them.
 - ``baselines.csv``: regression anchors (method, dataset, protocol, metric, value, tolerance, notes), values
-  in percent, tolerance in percentage points (blank = :data:`~vadbench.leaderboard.DEFAULT_TOLERANCE`).
+  in percent, tolerance in percentage points (blank = :data:`~vadbench.leaderboard.DEFAULT_TOLERANCE`) or
+  ``ci`` (:data:`TOLERANCE_CI`: the measured row's 95 % bootstrap interval decides).
 
 Example:
     >>> from vadbench.paths import PROJECT_ROOT
@@ -19,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vadbench.bootstrap import CI_METRICS
 from vadbench.errors import DataError
 from vadbench.leaderboard.columns import (
     BASELINE_COLUMNS,
@@ -34,6 +36,9 @@ from vadbench.leaderboard.store import _read_records
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+
+#: The ``tolerance`` cell that asks the gate to use the bootstrap interval of the measured row.
+TOLERANCE_CI = "ci"
 
 
 def _check_columns(
@@ -126,6 +131,9 @@ def read_published(path: str | os.PathLike[str]) -> pd.DataFrame:
 def read_baselines(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read ``baselines.csv`` (percent values, tolerance in points; blank tolerance = 0.5) (+ ``_line``).
 
+    A ``tolerance`` of ``ci`` (AUC / AP metrics only) makes the gate use the measured row's bootstrap
+    interval instead of a fixed margin: column ``tolerance`` is then NaN and ``tolerance_ci`` True.
+
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "b.csv"
     >>> _ = p.write_text("method,dataset,protocol,metric,value,tolerance,notes\\nm,d,p,ap,80,,\\n")
@@ -152,7 +160,17 @@ def read_baselines(path: str | os.PathLike[str]) -> pd.DataFrame:
         row["metric"] = metric
         value = _percent_cell(path, line, "value", row["value"])
         _check_percent(path, line, value)
-        tolerance = _percent_cell(path, line, "tolerance", row.get("tolerance", ""), blank_ok=True)
+        use_ci = row.get("tolerance", "").strip().lower() == TOLERANCE_CI
+        if use_ci and metric not in CI_METRICS:
+            raise DataError(
+                f"{path}: line {line}: column 'tolerance': 'ci' needs a metric with a bootstrap interval "
+                f"({', '.join(CI_METRICS)}); {metric!r} has none"
+            )
+        tolerance = (
+            math.nan
+            if use_ci
+            else _percent_cell(path, line, "tolerance", row.get("tolerance", ""), blank_ok=True)
+        )
         if tolerance is None:
             tolerance = DEFAULT_TOLERANCE
         if tolerance < 0:
@@ -171,12 +189,13 @@ def read_baselines(path: str | os.PathLike[str]) -> pd.DataFrame:
                 "metric": metric,
                 "value": value,
                 "tolerance": tolerance,
+                "tolerance_ci": use_ci,
                 "notes": row.get("notes", ""),
                 "preset": row.get("preset", "").strip(),
                 "seed": _seed_cell(path, line, row.get("seed", "")),
                 "_line": line,
             }
         )
-    frame = pd.DataFrame(rows, columns=[*BASELINE_COLUMNS, "_line"])
+    frame = pd.DataFrame(rows, columns=[*BASELINE_COLUMNS, "tolerance_ci", "_line"])
     frame.attrs["path"] = str(path)
     return frame

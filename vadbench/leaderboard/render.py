@@ -21,6 +21,9 @@ from vadbench.leaderboard.tables import NOT_COMPARABLE, BoardRow, BoardTable
 LEAK_FLAG = "⚠ selection=test"
 
 
+NO_INTERVAL = "no interval (published number)"
+
+
 def _cell(row: BoardRow, metric: str) -> str:
     value = row.values.get(metric)
     if value is None:
@@ -28,6 +31,35 @@ def _cell(row: BoardRow, metric: str) -> str:
     if metric in COUNT_METRICS:
         return str(int(value))
     return format_percent(value)
+
+
+def _cell_with_uncertainty(row: BoardRow, metric: str) -> str:
+    """The value with its 95 % bootstrap interval ``[low, high]``, or ``± std`` over seeds."""
+    text = _cell(row, metric)
+    if metric in row.spread:
+        return f"{text} ± {format_percent(row.spread[metric])}"
+    if metric in row.intervals:
+        low, high = row.intervals[metric]
+        return f"{text} [{format_percent(low)}, {format_percent(high)}]"
+    return text
+
+
+def _uncertainty_cells(row: BoardRow, metric: str) -> tuple[str, str, str]:
+    """CSV cells: interval low, interval high, std over seeds (blank when absent)."""
+    low, high = (format_percent(b) for b in row.intervals[metric]) if metric in row.intervals else ("", "")
+    return low, high, format_percent(row.spread[metric]) if metric in row.spread else ""
+
+
+def _uncertainty_note(row: BoardRow) -> str:
+    """Seeds, the no-interval mark of published rows, and the not-significant mark."""
+    parts = []
+    if row.source == "paper":
+        parts.append(NO_INTERVAL)
+    if row.n_seeds > 1:
+        parts.append(f"mean ± std over {row.n_seeds} seeds")
+    if row.similar_above:
+        parts.append(f"≈ row above, not significant: {row.similar_above}")
+    return "; ".join(parts)
 
 
 def _source_label(row: BoardRow, table: BoardTable) -> str:
@@ -60,7 +92,9 @@ def render_markdown(tables: Sequence[BoardTable]) -> str:
     lines = [
         "_Values in percent (2 decimals). Measured rows (`vadbench`) are comparable only when their protocol "
         "ids match; published rows (`paper`) carry no protocol string. "
-        f"`{LEAK_FLAG}` marks choices made on test labels (protocols.md section 12)._",
+        f"`{LEAK_FLAG}` marks choices made on test labels (protocols.md section 12). "
+        "`[low, high]`: 95 % bootstrap interval over test videos; `± x`: std over seeds; `≈`: not "
+        "significantly different from the row above (paired bootstrap, p >= 0.05)._",
         "",
     ]
     for table in tables:
@@ -83,10 +117,16 @@ def render_markdown(tables: Sequence[BoardTable]) -> str:
                 row.split or "–",
                 row.protocol_id or "–",
                 LEAK_FLAG if row.test_selected else "",
-                *[_cell(row, m) for m in table.metrics],
-                row.comparability
-                if row.source == "paper"
-                else "; ".join(x for x in (row.comparability, row.notes) if x),
+                *[_cell_with_uncertainty(row, m) for m in table.metrics],
+                "; ".join(
+                    x
+                    for x in (
+                        row.comparability,
+                        "" if row.source == "paper" else row.notes,
+                        _uncertainty_note(row),
+                    )
+                    if x
+                ),
             ]
             lines.append("| " + " | ".join(_md_escape(c) for c in cells) + " |")
         lines.append("")
@@ -126,6 +166,9 @@ def render_csv(tables: Sequence[BoardTable]) -> str:
             *metrics,
             "comparability",
             "notes",
+            *[f"{m}_{kind}" for m in metrics for kind in ("ci_low", "ci_high", "std")],
+            "n_seeds",
+            "not_significant_vs_above",
         ]
     )
     for table in tables:
@@ -145,6 +188,9 @@ def render_csv(tables: Sequence[BoardTable]) -> str:
                     *[(_cell(row, m) if m in row.values else "") for m in metrics],
                     row.comparability,
                     row.notes,
+                    *[value for m in metrics for value in _uncertainty_cells(row, m)],
+                    row.n_seeds if row.source == "vadbench" else "",
+                    row.similar_above,
                 ]
             )
     return buffer.getvalue()
@@ -183,14 +229,16 @@ def render_html(tables: Sequence[BoardTable]) -> str:
         parts.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
         for row in table.rows:
             leak = f'<span class="leak">{esc(LEAK_FLAG)}</span>' if row.test_selected else ""
-            note = "; ".join(x for x in (row.comparability, row.notes) if x)
+            note = "; ".join(x for x in (row.comparability, row.notes, _uncertainty_note(row)) if x)
             css = ' class="nc"' if NOT_COMPARABLE in row.comparability else ""
             parts.append(
                 "<tr>"
                 + f"<td>{esc(row.method)}</td><td>{esc(_source_label(row, table))}</td>"
                 + f"<td>{esc(row.fidelity or '–')}</td>"
                 + f"<td>{esc(row.split or '–')}</td><td>{esc(row.protocol_id or '–')}</td><td>{leak}</td>"
-                + "".join(f'<td class="num">{esc(_cell(row, m))}</td>' for m in table.metrics)
+                + "".join(
+                    f'<td class="num">{esc(_cell_with_uncertainty(row, m))}</td>' for m in table.metrics
+                )
                 + f"<td{css}>{esc(note)}</td></tr>"
             )
         parts.append("</table><ul>")

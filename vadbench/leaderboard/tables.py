@@ -13,7 +13,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from vadbench.leaderboard.columns import (
@@ -47,9 +48,14 @@ class BoardRow:
     test_selected: bool
     comparability: str
     notes: str
-    values: dict[str, float]  # metric -> percent (counts as counts)
+    values: dict[str, float]  # metric -> percent (counts as counts); the seed mean for aggregated rows
     run_id: str = ""
     fidelity: str = ""  # code / paper / reconstruction (measured rows; blank for older rows and papers)
+    intervals: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)  # percent bounds
+    spread: dict[str, float] = dataclasses.field(default_factory=dict)  # std over seeds (percent points)
+    n_seeds: int = 1
+    run_ids: list[str] = dataclasses.field(default_factory=list)  # every run behind the row
+    similar_above: str = ""  # "paired p=0.41 (auc_micro)" when not significantly different from the row above
 
 
 @dataclasses.dataclass
@@ -64,6 +70,7 @@ class BoardTable:
 
 
 def _measured_rows(results: pd.DataFrame, dataset: str | None, all_runs: bool) -> list[tuple[str, BoardRow]]:
+    """Measured rows (latest ok per configuration and seed), repeated seeds aggregated unless ``all_runs``."""
     frame = results if dataset is None else results[results["dataset"] == dataset]
     if all_runs:
         frame = frame[frame["status"] == "ok"]
@@ -78,6 +85,11 @@ def _measured_rows(results: pd.DataFrame, dataset: str | None, all_runs: bool) -
             value = record.get(column)
             if not _is_missing(value):
                 values[column] = float(value) if column in COUNT_METRICS else to_percent(value)
+        intervals = {}
+        for column in metric_cols:
+            low, high = record.get(f"{column}_ci_low"), record.get(f"{column}_ci_high")
+            if column in values and not (_is_missing(low) or _is_missing(high)):
+                intervals[column] = (to_percent(low), to_percent(high))
         source = record.get("source") or "vadbench"
         preset = record.get("preset", "")
         row = BoardRow(
@@ -93,8 +105,52 @@ def _measured_rows(results: pd.DataFrame, dataset: str | None, all_runs: bool) -
             values=values,
             run_id=record.get("run_id", ""),
             fidelity="" if _is_missing(record.get("fidelity")) else str(record.get("fidelity", "")),
+            intervals=intervals,
+            run_ids=[record.get("run_id", "")] if record.get("run_id") else [],
         )
-        out.append((record["dataset"], row))
+        out.append((record["dataset"], row, _seed_key(record)))
+    if all_runs:
+        return [(ds, row) for ds, row, _ in out]
+    return _aggregate_seeds(out)
+
+
+#: Columns that identify one configuration apart from its seed (repeated seeds of it are aggregated). The run
+#: config hash covers the seed, so it cannot be used; rows that differ only in method options outside the
+#: preset are told apart by epochs and the sizes.
+SEED_GROUP_KEYS = (
+    "source", "reference", "method", "dataset", "split", "protocol", "backbone", "feature_hash", "preset",
+    "selection", "epochs", "n_train", "n_test", "n_frames",
+)
+
+
+def _seed_key(record: dict[str, Any]) -> tuple:
+    return tuple("" if _is_missing(record.get(k)) else str(record.get(k)) for k in SEED_GROUP_KEYS)
+
+
+def _aggregate_seeds(rows: list[tuple[str, BoardRow, tuple]]) -> list[tuple[str, BoardRow]]:
+    """Rows of one configuration run with several seeds become one row: seed mean, std over seeds (ddof 1),
+    the number of seeds; the per-run intervals are dropped (the spread over seeds is shown instead)."""
+    groups: dict[tuple, list[tuple[str, BoardRow]]] = {}
+    for ds, row, key in rows:
+        groups.setdefault(key if row.source == "vadbench" else (id(row),), []).append((ds, row))
+    out = []
+    for members in groups.values():
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        ds, first = members[0]
+        metrics = [m for m in first.values if all(m in r.values for _, r in members)]
+        values, spread = {}, {}
+        for m in metrics:
+            xs = [r.values[m] for _, r in members]
+            values[m] = sum(xs) / len(xs)
+            if m not in COUNT_METRICS:
+                spread[m] = math.sqrt(sum((x - values[m]) ** 2 for x in xs) / (len(xs) - 1))
+        row = dataclasses.replace(
+            first, values=values, spread=spread, intervals={}, n_seeds=len(members),
+            run_id=",".join(r.run_id for _, r in members), run_ids=[i for _, r in members for i in r.run_ids],
+        )
+        out.append((ds, row))
     return out
 
 
@@ -130,13 +186,18 @@ def build_tables(
     dataset: str | None = None,
     metrics: Sequence[str] | None = None,
     all_runs: bool = False,
+    paired: Callable[[BoardRow, BoardRow, str], float | None] | None = None,
 ) -> list[BoardTable]:
     """Group result rows (latest ok per configuration unless ``all_runs``) and published rows by dataset.
 
     Rows with a protocol string get ids P1, P2, ... per dataset (rows are comparable only within one id);
     published rows carry no protocol string and get a comparability mark (``NOT_COMPARABLE`` when the
     metric is ``auc_frame`` / ``ap_unspecified``). ``metrics`` restricts the columns (rows without any of
-    them are dropped).
+    them are dropped). Measured rows carry their bootstrap intervals; repeated seeds of one configuration
+    (:data:`SEED_GROUP_KEYS`) become one row with the seed mean, std and count (unless ``all_runs``).
+    ``paired(upper, lower, metric)`` returns the p-value of the paired test between two adjacent measured
+    rows of one protocol (None when it cannot be computed); a lower row with p >= 0.05 on the ranking metric
+    gets :attr:`BoardRow.similar_above`.
 
     >>> from vadbench.leaderboard import read_published
     >>> from vadbench.paths import PROJECT_ROOT
@@ -188,8 +249,28 @@ def build_tables(
             for ref in row.references:
                 if ref not in references.values():
                     references[str(len(references) + 1)] = ref
+        if paired is not None:
+            _mark_similar(rows, present, paired)
         tables.append(BoardTable(ds, present, rows, protocols, references))
     return tables
+
+
+#: Adjacent rows whose paired p-value is at least this are marked as not significantly different.
+SIGNIFICANCE = 0.05
+
+
+def _mark_similar(
+    rows: list[BoardRow], metrics: Sequence[str], paired: Callable[[BoardRow, BoardRow, str], float | None]
+) -> None:
+    for upper, lower in zip(rows, rows[1:], strict=False):
+        if upper.source != "vadbench" or lower.source != "vadbench" or upper.protocol != lower.protocol:
+            continue
+        index, _ = _rank_key(upper, metrics)
+        if index >= len(metrics) or metrics[index] not in lower.values:
+            continue
+        p = paired(upper, lower, metrics[index])
+        if p is not None and p >= SIGNIFICANCE:
+            lower.similar_above = f"paired p={p:.2f} ({metrics[index]})"
 
 
 def _rank_key(row: BoardRow, metrics: Sequence[str]) -> tuple[int, float]:

@@ -15,9 +15,11 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
+from vadbench.bootstrap import CI_METHODS
 from vadbench.errors import ConfigError
 from vadbench.leaderboard.columns import (
     _ROW_DEFAULTS,
+    CI_COLUMNS,
     COUNT_METRICS,
     FIDELITIES,
     FLOAT_COLUMNS,
@@ -111,13 +113,16 @@ def _check_choices(row: dict[str, Any], where: str, err: type[Exception]) -> Non
         raise err(f"{where}: column 'selection': expected one of {list(SELECTIONS)}, found {selection!r}")
     if row["source"] == "vadbench" and not row.get("protocol"):
         raise err(f"{where}: column 'protocol' is required for a measured (source=vadbench) row and is blank")
+    method = row.get("ci_method") or ""
+    if method and method not in CI_METHODS:
+        raise err(f"{where}: column 'ci_method': expected one of {list(CI_METHODS)}, found {method!r}")
     if row["source"] == "paper" and not row.get("reference"):
         raise err(f"{where}: column 'reference' is required for a source=paper row and is blank")
 
 
 def _column_name(key: Any, unknown: list[str]) -> str | None:
     key = str(key)
-    if key in META_COLUMNS:
+    if key in META_COLUMNS or key in CI_COLUMNS:
         return key
     metric = canonical_metric(key)
     if metric is None:
