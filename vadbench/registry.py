@@ -58,7 +58,13 @@ class Registry:
         """The object registered as ``name`` (importing it on first use)."""
         self._load_plugins()
         if name not in self._items:
-            raise ConfigError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names()) or '(none)'}")
+            import difflib
+
+            close = difflib.get_close_matches(name, self.names(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"unknown {self.kind} {name!r}{hint}; known: {', '.join(self.names()) or '(none)'}"
+            )
         target = self._items[name]
         if isinstance(target, str):
             module, _, attr = target.partition(":")

@@ -261,7 +261,7 @@ def resolve_protocol(spec: str, overrides: Mapping[str, Any] | None = None) -> A
             protocol = Protocol.from_string(spec)
         except (ConfigError, KeyError, ValueError) as err:
             raise ConfigError(
-                f"protocol {spec!r} is neither a named preset (protocols.md section 13) nor a "
+                f"protocol {spec!r} is neither a named preset ({', '.join(Protocol.presets())}) nor a "
                 f"protocol string: {err}"
             ) from None
     if overrides:

@@ -90,7 +90,8 @@ def leaderboard(
     if wanted:
         bad = [m for m in wanted if not lb.is_published_metric(m)]
         if bad:
-            raise ConfigError(f"--metrics: unknown metric(s) {bad}; see protocols.md section 1 for the names")
+            known = (*lb.METRIC_COLUMNS, *sorted(lb.UNSPECIFIED_METRICS))
+            raise ConfigError(f"--metrics: unknown metric(s) {bad}; known: {', '.join(known)}")
     tables = lb.build_tables(measured, published_frame, dataset=dataset, metrics=wanted, all_runs=all_runs)
     if not tables:
         known = sorted(
@@ -141,14 +142,12 @@ def regress(
 
     Exit 2: a missing or malformed CSV.
     """
-    from rich.console import Console
     from rich.table import Table
 
     from vadbench import leaderboard as lb
+    from vadbench.console import console as make_console
 
-    console = Console()
-    if not console.is_terminal:  # logs and CI: do not squeeze the table into 80 columns
-        console = Console(width=160)
+    console = make_console()
     measured = lb.concat_results([lb.read_results(path) for path in results])
     base = lb.read_baselines(baseline)
     if base.empty:

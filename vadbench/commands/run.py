@@ -36,8 +36,9 @@ def _parse_sets(values: list[str] | None, flag: str = "--set") -> dict[str, Any]
 def _print_metrics(result: Any) -> None:
     import math
 
-    from rich.console import Console
     from rich.table import Table
+
+    from vadbench.console import console as make_console
 
     table = Table(title=f"{result.run_id}  [{result.row.get('protocol', '')}]", title_justify="left")
     table.add_column("metric")
@@ -52,7 +53,7 @@ def _print_metrics(result: Any) -> None:
         else:
             text = str(value)
         table.add_row(key, text)
-    console = Console()
+    console = make_console()
     console.print(table)
     if result.resumed:
         console.print(f"resumed: {', '.join(result.resumed)} (use --fresh to refit)")
@@ -108,7 +109,10 @@ def register(apps: dict[str, typer.Typer]) -> None:
         progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
     ) -> None:
         """Train and evaluate one method on one dataset; write runs/<id>/ and a result row."""
+        from vadbench.registry import DATASETS, METHODS
         from vadbench.runner import run
+
+        DATASETS.get(dataset), METHODS.get(method)  # unknown name: one line naming the known ones
 
         result = run(
             method,
@@ -163,11 +167,15 @@ def register(apps: dict[str, typer.Typer]) -> None:
         progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
     ) -> None:
         """Run every (method, dataset) pair; a failed run is recorded (status=failed) and the grid goes on."""
-        from rich.console import Console
         from rich.table import Table
 
+        from vadbench.console import console as make_console
+        from vadbench.executors import resolve_executor
         from vadbench.runner import grid
 
+        executor, cluster = resolve_executor(
+            executor, cluster, slurm_options={"partition": partition, "gpus": gpus}
+        )
         slurm: dict[str, Any] = {"timeout_min": timeout_min}
         if executor == "slurm":
             if partition:
@@ -204,7 +212,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
                 "" if auc is None else f"{100 * float(auc):.2f}",
                 str(res.run_dir) if res.status == "ok" else res.error.splitlines()[0][:120],
             )
-        Console().print(table)
+        make_console().print(table)
         typer.echo(f"rows appended to {leaderboard}")
         if any(r.status != "ok" for r in results):
             raise typer.Exit(1)
@@ -213,9 +221,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
     @fail_on_error
     def methods_list() -> None:
         """Show the registered methods: supervision, inputs, unit and the datasets that have presets."""
-        from rich.console import Console
         from rich.table import Table
 
+        from vadbench.console import console as make_console
         from vadbench.registry import METHODS
         from vadbench.runner import method_presets
 
@@ -231,4 +239,4 @@ def register(apps: dict[str, typer.Typer]) -> None:
             presets = method_presets(name)
             text = "; ".join(f"{ds}: {', '.join(names)}" for ds, names in presets.items()) or "-"
             table.add_row(name, cls.supervision, cls.input_kind, getattr(cls, "unit", ""), text)
-        Console().print(table)
+        make_console().print(table)

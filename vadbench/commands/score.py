@@ -240,10 +240,11 @@ _NOTES = {
 def _print_table(result: dict[str, Any], metrics: dict[str, Any]) -> None:
     import math
 
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from vadbench.console import console as make_console
+
+    console = make_console()
     console.print(f"[bold]protocol[/bold] {result['protocol']}", highlight=False)
     console.print(f"{result['n_videos']} videos, {result['n_frames']:,} frames", highlight=False)
     table = Table("metric", "value", "%", "note")
