@@ -161,3 +161,31 @@ def test_library_warning_is_one_line(tmp_path: Path) -> None:
                  "--protocol", "ped2/official")
     assert "warning: auc_macro_rule=pad01" in res.output
     assert "warnings.warn" not in res.output
+
+
+# -- 3. one shared results file ---------------------------------------------------------------------------
+def test_results_file_is_shared_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vadbench.paths import RESULTS_FILE, results_file
+
+    monkeypatch.delenv("VADBENCH_RESULTS", raising=False)
+    assert results_file() == RESULTS_FILE == Path("runs") / "results.csv"
+    monkeypatch.setenv("VADBENCH_RESULTS", str(tmp_path / "r.csv"))
+    assert results_file() == tmp_path / "r.csv"
+    assert results_file(tmp_path / "x.csv") == tmp_path / "x.csv"
+
+
+def test_regress_defaults_to_the_shared_results_file_and_shipped_baselines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # outside the checkout: the baselines are found all the same
+    monkeypatch.delenv("VADBENCH_RESULTS", raising=False)
+    res = invoke("regress")
+    assert res.exit_code == 2, res.output
+    assert "runs/results.csv" in res.output  # the file `vadbench run` appends to
+    assert "baselines.csv" not in res.output.split("error:", 1)[1]
+
+
+def test_run_and_grid_take_results_option() -> None:
+    for cmd in (("run", "--help"), ("grid", "--help")):
+        out = invoke(*cmd).output
+        assert "--results" in out and "runs/results.csv" in out

@@ -15,7 +15,10 @@ import typer
 
 from vadbench.commands._common import fail_on_error
 
-DEFAULT_RESULTS = Path("runs") / "results.csv"
+RESULTS_HELP = (
+    "{what} appended to this results CSV (default: runs/results.csv or $VADBENCH_RESULTS, the file that "
+    "`vadbench leaderboard` and `vadbench regress` read)."
+)
 
 
 def _parse_sets(values: list[str] | None, flag: str = "--set") -> dict[str, Any]:
@@ -84,8 +87,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
         seed: Annotated[int | None, typer.Option(help="Seed (default: the preset's, else 0).")] = None,
         epochs: Annotated[int | None, typer.Option(help="Override the number of training epochs.")] = None,
         leaderboard: Annotated[
-            Path, typer.Option(help="Results CSV the row is appended to.")
-        ] = DEFAULT_RESULTS,
+            Path | None,
+            typer.Option("--results", "--leaderboard", help=RESULTS_HELP.format(what="The row is")),
+        ] = None,
         runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run folders go.")] = Path("runs"),
         protocol: Annotated[
             str | None,
@@ -109,9 +113,11 @@ def register(apps: dict[str, typer.Typer]) -> None:
         progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
     ) -> None:
         """Train and evaluate one method on one dataset; write runs/<id>/ and a result row."""
+        from vadbench.paths import results_file
         from vadbench.registry import DATASETS, METHODS
         from vadbench.runner import run
 
+        leaderboard = results_file(leaderboard)
         DATASETS.get(dataset), METHODS.get(method)  # unknown name: one line naming the known ones
 
         result = run(
@@ -154,8 +160,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
         seed: Annotated[int | None, typer.Option(help="Seed of every run.")] = None,
         epochs: Annotated[int | None, typer.Option(help="Override the epochs of every run.")] = None,
         leaderboard: Annotated[
-            Path, typer.Option(help="Results CSV rows are appended to.")
-        ] = DEFAULT_RESULTS,
+            Path | None,
+            typer.Option("--results", "--leaderboard", help=RESULTS_HELP.format(what="Rows are")),
+        ] = None,
         runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run folders go.")] = Path("runs"),
         partition: Annotated[str | None, typer.Option(help="Slurm partition.")] = None,
         timeout_min: Annotated[int, typer.Option(help="Slurm time limit per job (minutes).")] = 600,
@@ -171,8 +178,10 @@ def register(apps: dict[str, typer.Typer]) -> None:
 
         from vadbench.console import console as make_console
         from vadbench.executors import resolve_executor
+        from vadbench.paths import results_file
         from vadbench.runner import grid
 
+        leaderboard = results_file(leaderboard)
         executor, cluster = resolve_executor(
             executor, cluster, slurm_options={"partition": partition, "gpus": gpus}
         )
