@@ -261,6 +261,8 @@ def test_exit_2_on_missing_or_malformed_csv(app, tmp_path, results_text, baselin
     assert "error:" in out.output and message in " ".join(out.output.split())
 
 
-def test_results_option_is_required(app):
+def test_results_default_to_the_shared_file(app, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("VADBENCH_RESULTS", raising=False)
     out = _invoke(app)
-    assert out.exit_code == 2 and "--results" in out.output
+    assert out.exit_code == 2 and "runs/results.csv not found" in out.output and "--results" in out.output

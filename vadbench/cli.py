@@ -11,16 +11,67 @@ Example:
 from __future__ import annotations
 
 import importlib
+import os
+import sys
+
+if not sys.stdout.isatty():  # help piped to a file or `less`: typer reads this width once, at its import
+    os.environ.setdefault("TERMINAL_WIDTH", "160")
 
 import typer
+import typer.core
+
+
+def _flag_type(self: typer.core.TyperOption, ctx: object) -> str | None:
+    """Help shows the value type of options that take a value, not ``<bool>`` on every flag."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
+EXAMPLES = """
+Examples (on the embedded synthetic dataset, no download):
+
+  vadbench run --method vadclip
+
+  vadbench leaderboard --dataset synthetic
+
+  vadbench datasets list
+"""
 
 app = typer.Typer(
     name="vadbench",
-    help="vadbench: a benchmark suite for video anomaly detection (VAD).",
+    help="vadbench: a benchmark suite for video anomaly detection (VAD).\n" + EXAMPLES,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from vadbench import __version__
+
+        typer.echo(f"vadbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """vadbench: a benchmark suite for video anomaly detection (VAD)."""
+    import warnings
+
+    warnings.showwarning = _one_line_warning
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """A library warning reaches the user as one line, without a Python source line."""
+    print(f"warning: {message}", file=file or sys.stderr)
+
 datasets_app = typer.Typer(
     help="Dataset tools: check a layout, make the synthetic dataset.", no_args_is_help=True
 )

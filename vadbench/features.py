@@ -610,7 +610,9 @@ def extract(
         sums = plan = None
         last_flush = time.perf_counter()
         try:
-            with _progress(progress, len(todo), f"extract {spec.dirname}") as advance:
+            from vadbench.console import progress as progress_bar
+
+            with progress_bar(f"extract {spec.dirname}", len(todo), enabled=progress) as advance:
                 while True:
                     t0 = time.perf_counter()
                     item = q.get()
@@ -722,33 +724,6 @@ def _version() -> str:
     from vadbench import __version__
 
     return __version__
-
-
-class _progress:
-    """A rich progress bar over videos (no-op when disabled); the context value advances it by one."""
-
-    def __init__(self, enabled: bool, total: int, label: str) -> None:
-        self.enabled, self.total, self.label = enabled, total, label
-
-    def __enter__(self) -> Any:
-        if not self.enabled:
-            return lambda: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._p = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            transient=True,
-        )
-        self._p.__enter__()
-        task = self._p.add_task(self.label, total=self.total)
-        return lambda: self._p.advance(task)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self._p.__exit__(*exc)
 
 
 # ------------------------------------------------------------------------------------------ sharding

@@ -71,7 +71,13 @@ class Registry:
             for known in list(self._items):  # aliases declared on classes (imported on demand)
                 if name in self._declared_aliases(known):
                     return self.get(known)
-            raise ConfigError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names()) or '(none)'}")
+            import difflib
+
+            close = difflib.get_close_matches(name, self.names(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"unknown {self.kind} {name!r}{hint}; known: {', '.join(self.names()) or '(none)'}"
+            )
         target = self._items[name]
         if isinstance(target, str):
             module, _, attr = target.partition(":")

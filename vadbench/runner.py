@@ -93,26 +93,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _progress(enabled: bool):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        disable=not enabled,
-        transient=False,
-    )
-
-
 def _log(enabled: bool, message: str) -> None:
     if enabled:
-        from rich.console import Console
+        from vadbench.console import console
 
-        Console(stderr=True).print(message, highlight=False)
+        console(stderr=True).print(message)
 
 
 # -- resolution: method, dataset, preset, protocol, split, inputs ---------------------------------------
@@ -208,7 +193,7 @@ def resolve_protocol(spec: str, overrides: Mapping[str, Any] | None = None) -> A
             protocol = Protocol.from_string(spec)
         except (ConfigError, KeyError, ValueError) as err:
             raise ConfigError(
-                f"protocol {spec!r} is neither a named preset (protocols.md section 13) nor a "
+                f"protocol {spec!r} is neither a named preset ({', '.join(Protocol.presets())}) nor a "
                 f"protocol string: {err}"
             ) from None
     if overrides:
@@ -578,8 +563,9 @@ def score_videos(
     unit = getattr(method, "unit", "snippet16")
     scores: dict[str, np.ndarray] = {}
     outputs: dict[str, dict[str, np.ndarray]] = {}
-    with _progress(progress) as bar:
-        task = bar.add_task("score", total=len(samples))
+    from vadbench.console import progress as progress_bar
+
+    with progress_bar("score", total=len(samples), enabled=progress) as advance:
         for video, crops in samples.items():
             outs = [dict(method.score_outputs(s)) for s in crops]
             for s, out in zip(crops, outs, strict=True):
@@ -602,7 +588,7 @@ def score_videos(
                     _stack_crops(arrs) if arrs[0].ndim == 1 else np.mean(arrs, axis=0)
                 )
             scores[video] = outputs[headline][video]
-            bar.advance(task)
+            advance()
     return scores, outputs
 
 

@@ -404,16 +404,15 @@ def load_tracks(dataset: Any, videos: Sequence[str] | None = None, *,
         from vadbench.backbones.detector import make_detector
 
         det = detector if detector is not None else make_detector(spec["detector"], device=device)
-        from rich.progress import Progress
+        from vadbench.console import progress as progress_bar
 
-        with Progress(disable=not progress, transient=True) as bar:
-            task = bar.add_task(f"tracks {dataset.name} ({label})", total=len(todo))
+        with progress_bar(f"tracks {dataset.name} ({label})", len(todo), enabled=progress) as advance:
             for v, path, source in todo:
                 fps = table.at[v, "fps"] if "fps" in table.columns else math.nan
                 tab = track_video(path, spec, fps=_float(fps), detector=det, device=device)
                 store.write(v, tab, source)
                 result[v] = tracks_from_table(tab, video=v, path=path)
-                bar.advance(task)
+                advance()
     return {v: result[v] for v in wanted}
 
 

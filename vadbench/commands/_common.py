@@ -21,10 +21,11 @@ def fail_on_error(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except VadbenchError as err:
-            from rich.console import Console
             from rich.text import Text
 
-            Console(stderr=True).print(Text("error: ", style="red") + Text(str(err)), highlight=False)
+            from vadbench.console import console
+
+            console(stderr=True).print(Text("error: ", style="red") + Text(str(err)))
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -45,6 +45,7 @@ def _open(
     feature_lengths: Path | None,
     allow_missing: bool = False,
     order: Path | None = None,
+    generate: bool = True,
 ):
     from vadbench.registry import DATASETS
 
@@ -52,6 +53,8 @@ def _open(
     kwargs = {}
     if order is not None and getattr(cls, "accepts_test_list", False):
         kwargs["test_list"] = order
+    if not generate and getattr(cls, "generates", False):
+        kwargs["generate"] = False
     return cls(
         root=root,
         frame_counts=frame_counts,
@@ -59,6 +62,27 @@ def _open(
         allow_missing=allow_missing,
         **kwargs,
     )
+
+
+def _label_problems(ds) -> list:
+    """What ``gt export`` would refuse, per split: an error when no convention's labels can be built from
+    what was given, a warning for each convention that needs more (e.g. feature lengths for 16·T)."""
+    from vadbench.datasets._io import Report
+    from vadbench.errors import VadbenchError
+
+    report = Report(card=ds.card)
+    for split in ds.splits:
+        failed: dict[str, str] = {}
+        for convention in ds.conventions:
+            try:
+                ds.frame_labels(convention, split=split)
+            except VadbenchError as err:
+                failed[convention] = str(err).splitlines()[0]
+        for convention, why in failed.items():
+            severity = "error" if len(failed) == len(ds.conventions) else "warning"
+            report.add("unlabelable", ds.root, f"split {split!r}, convention {convention!r}: {why}",
+                       severity=severity)
+    return report.problems
 
 
 def check(
@@ -70,11 +94,13 @@ def check(
     strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero on warnings too.")] = False,
 ) -> None:
     """Report present / missing / malformed files against the dataset's expected layout (exit 1 on errors)."""
-    from rich.console import Console
+    from vadbench.console import console as make_console
 
-    console = Console(highlight=False, soft_wrap=True)
-    ds = _open(dataset, root, frame_counts, feature_lengths)
+    console = make_console()
+    ds = _open(dataset, root, frame_counts, feature_lengths, generate=False)
     problems = ds.check(decode=decode)
+    if not any(p.severity == "error" for p in problems):
+        problems = problems + _label_problems(ds)
     console.print(f"[bold]{ds.name}[/bold] at {ds.root}  (expected layout: {ds.card})")
     errors = [p for p in problems if p.severity == "error"]
     if not errors:
@@ -115,12 +141,12 @@ def export(
 ) -> None:
     """Write the concatenated frame labels of the test videos under a convention (and per-video lengths)."""
     import numpy as np
-    from rich.console import Console
 
+    from vadbench.console import console as make_console
     from vadbench.datasets._io import atomic_save_npy, atomic_write_bytes
     from vadbench.datasets.lists import read_order_list
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = make_console()
     ds = _open(dataset, root, frame_counts, feature_lengths, allow_missing, order)
     videos = read_order_list(order) if order is not None else None
     labels = ds.frame_labels(convention, split=split, videos=videos)
@@ -151,9 +177,34 @@ def export(
         )
 
 
+def list_datasets() -> None:
+    """List the registered datasets: splits, ground-truth conventions, card, and whether data is found."""
+    from rich.table import Table
+
+    from vadbench.console import console
+    from vadbench.paths import card_dir, dataset_root
+    from vadbench.registry import DATASETS
+
+    table = Table(title="datasets", title_justify="left")
+    for col in ("dataset", "splits", "conventions", "default root", "card"):
+        table.add_column(col)
+    for name in DATASETS.names():
+        cls = DATASETS.get(name)
+        if getattr(cls, "generates", False):
+            where = "generated on first use (cache)"
+        else:
+            root = dataset_root(name)
+            found = root.is_dir() and any(p.name != "README.md" for p in root.iterdir())
+            where = f"{root} ({'data found' if found else 'no data'})"
+        card = card_dir("datasets", name) / "README.md"
+        table.add_row(name, ", ".join(cls.splits), ", ".join(cls.conventions), where, str(card))
+    console().print(table)
+
+
 def register(apps: dict[str, typer.Typer]) -> None:
-    """Add ``datasets check`` and ``gt export``."""
+    """Add ``datasets check``, ``datasets list`` and ``gt export``."""
     apps["datasets"].command("check")(fail_on_error(check))
+    apps["datasets"].command("list")(fail_on_error(list_datasets))
     apps["gt"].command("export")(fail_on_error(export))
     from vadbench.commands import audit
 

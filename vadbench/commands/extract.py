@@ -48,8 +48,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
         progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     ) -> None:
         """Extract CLIP snippet features [T, K, D] of every video of a dataset (skips those stored)."""
-        from rich.console import Console
-
+        from vadbench.console import console as make_console
         from vadbench.datasets import get_dataset
         from vadbench.features import FeatureSpec, FeatureStore, dist_env, extract_distributed
 
@@ -77,7 +76,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
             progress=progress and rank == 0,
         )
         if rank == 0:
-            console = Console()
+            console = make_console()
             where = f" (rank 0 of {world})" if world > 1 else ""
             console.print(f"feature hash [bold]{spec.hash}[/bold]  folder {report.folder}")
             console.print(

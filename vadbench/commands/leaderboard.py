@@ -4,7 +4,7 @@ Only typer / pathlib / typing at module level: pandas and rich are imported insi
 
 Example:
     $ vadbench leaderboard --dataset xd-violence --format md
-    $ vadbench regress --results runs/ci-results.csv --baseline leaderboards/baselines.csv
+    $ vadbench regress                      # runs/results.csv against leaderboards/baselines.csv
 """
 
 from __future__ import annotations
@@ -17,21 +17,25 @@ import typer
 from vadbench.commands._common import fail_on_error
 
 FORMATS = ("md", "csv", "html")
-DEFAULT_RESULTS = Path("leaderboards") / "results.csv"
-DEFAULT_PUBLISHED = Path("leaderboards") / "published.csv"
-DEFAULT_BASELINE = Path("leaderboards") / "baselines.csv"
+COMMITTED_RESULTS = "leaderboards/results.csv"
+PUBLISHED = "leaderboards/published.csv"
+BASELINES = "leaderboards/baselines.csv"
 
 
 def _published_path(path: Path | None) -> Path | None:
     """An explicit --published, else leaderboards/published.csv of the cwd, else of the checkout."""
-    if path is not None:
-        return path
-    from vadbench.paths import PROJECT_ROOT
+    from vadbench.paths import shipped_file
 
-    for candidate in (DEFAULT_PUBLISHED, PROJECT_ROOT / DEFAULT_PUBLISHED):
-        if candidate.is_file():
-            return candidate
-    return None
+    found = path if path is not None else shipped_file(PUBLISHED)
+    return found if path is not None or found.is_file() else None
+
+
+def _default_results() -> list[Path]:
+    """The measured rows shown by default: the committed leaderboards/results.csv and the user's results
+    file (``runs/results.csv`` or $VADBENCH_RESULTS, where ``vadbench run`` appends), those that exist."""
+    from vadbench.paths import results_file, shipped_file
+
+    return [p for p in (shipped_file(COMMITTED_RESULTS), results_file()) if p.is_file()]
 
 
 def paired_p_value(
@@ -63,8 +67,9 @@ def leaderboard(
         list[Path] | None,
         typer.Option(
             "--results",
-            help="A results CSV (repeatable); leaderboards/results.csv of the current folder is always "
-            "included when present.",
+            help="A results CSV (repeatable); leaderboards/results.csv and the shared results file "
+            "(runs/results.csv or $VADBENCH_RESULTS, where `vadbench run` appends) are always included "
+            "when present.",
         ),
     ] = None,
     published: Annotated[
@@ -105,7 +110,7 @@ def leaderboard(
         raise ConfigError(f"--format: expected one of {', '.join(FORMATS)}, found {fmt!r}")
     if update_readme is not None and fmt != "md":
         raise ConfigError(f"--update-readme writes markdown; drop --format {fmt} or use --format md")
-    files = ([DEFAULT_RESULTS] if DEFAULT_RESULTS.is_file() else []) + list(results or [])
+    files = _default_results() + list(results or [])
     seen: set[Path] = set()
     frames = []
     for path in files:
@@ -120,7 +125,8 @@ def leaderboard(
     if wanted:
         bad = [m for m in wanted if not lb.is_published_metric(m)]
         if bad:
-            raise ConfigError(f"--metrics: unknown metric(s) {bad}; see protocols.md section 1 for the names")
+            known = (*lb.METRIC_COLUMNS, *sorted(lb.UNSPECIFIED_METRICS))
+            raise ConfigError(f"--metrics: unknown metric(s) {bad}; known: {', '.join(known)}")
     paired = (lambda a, b, m: paired_p_value(runs_dir, a, b, m)) if runs_dir.is_dir() else None
     tables = lb.build_tables(
         measured, published_frame, dataset=dataset, metrics=wanted, all_runs=all_runs, paired=paired
@@ -136,7 +142,8 @@ def leaderboard(
         n_ok = int((measured["status"] == "ok").sum())
         raise ConfigError(
             f"no rows to show: {len(frames)} results file(s) with {n_ok} ok "
-            f"row(s) ({DEFAULT_RESULTS} is read when present), published numbers: {published_path or 'none'}"
+            f"row(s) (read by default: {COMMITTED_RESULTS} and the shared results file), "
+            f"published numbers: {published_path or 'none'}"
         )
     text = lb.RENDERERS[fmt](tables)
     if update_readme is not None:
@@ -152,12 +159,18 @@ def leaderboard(
 @fail_on_error
 def regress(
     results: Annotated[
-        list[Path], typer.Option("--results", help="Results CSV(s) of the runs to check (repeatable).")
-    ],
+        list[Path] | None,
+        typer.Option(
+            "--results",
+            help="Results CSV(s) of the runs to check (repeatable; default: the shared results file, "
+            "runs/results.csv or $VADBENCH_RESULTS).",
+        ),
+    ] = None,
     baseline: Annotated[
-        Path,
-        typer.Option(help="Baseline CSV (percent; tolerance in points, or 'ci': the bootstrap interval)."),
-    ] = DEFAULT_BASELINE,
+        Path | None,
+        typer.Option(help="Baseline CSV (percent; tolerance in points, or 'ci': the bootstrap interval; "
+                     "default: leaderboards/baselines.csv of the working folder or the checkout)."),
+    ] = None,
     allow_empty: Annotated[
         bool,
         typer.Option(
@@ -184,14 +197,22 @@ def regress(
 
     Exit 2: a missing or malformed CSV.
     """
-    from rich.console import Console
     from rich.table import Table
 
     from vadbench import leaderboard as lb
+    from vadbench.console import console as make_console
 
-    console = Console()
-    if not console.is_terminal:  # logs and CI: do not squeeze the table into 80 columns
-        console = Console(width=160)
+    console = make_console()
+    from vadbench.errors import ConfigError
+    from vadbench.paths import results_file, shipped_file
+
+    if not results and not rerun and not results_file().is_file():
+        raise ConfigError(
+            f"results file {results_file()} not found: `vadbench run` appends its rows there "
+            "(or pass --results FILE)"
+        )
+    results = results or [results_file()]
+    baseline = baseline if baseline is not None else shipped_file(BASELINES)
     base = lb.read_baselines(baseline)
     if rerun and not base.empty:
         from vadbench.runner import rerun_baselines

@@ -15,7 +15,10 @@ import typer
 
 from vadbench.commands._common import fail_on_error
 
-DEFAULT_RESULTS = Path("runs") / "results.csv"
+RESULTS_HELP = (
+    "{what} appended to this results CSV (default: runs/results.csv or $VADBENCH_RESULTS, the file that "
+    "`vadbench leaderboard` and `vadbench regress` read)."
+)
 
 
 def _parse_sets(values: list[str] | None, flag: str = "--set") -> dict[str, Any]:
@@ -36,10 +39,10 @@ def _parse_sets(values: list[str] | None, flag: str = "--set") -> dict[str, Any]
 def _print_metrics(result: Any) -> None:
     import math
 
-    from rich.console import Console
     from rich.table import Table
 
     from vadbench.commands.score import interval_text, interval_title
+    from vadbench.console import console as make_console
 
     table = Table(title=f"{result.run_id}  [{result.row.get('protocol', '')}]", title_justify="left")
     table.add_column("metric")
@@ -55,7 +58,7 @@ def _print_metrics(result: Any) -> None:
         else:
             text = str(value)
         table.add_row(key, text, interval_text(result.row, key))
-    console = Console()
+    console = make_console()
     console.print(table)
     if result.resumed:
         console.print(f"resumed: {', '.join(result.resumed)} (use --fresh to refit)")
@@ -89,8 +92,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
         seed: Annotated[int | None, typer.Option(help="Seed (default: the preset's, else 0).")] = None,
         epochs: Annotated[int | None, typer.Option(help="Override the number of training epochs.")] = None,
         leaderboard: Annotated[
-            Path, typer.Option(help="Results CSV the row is appended to.")
-        ] = DEFAULT_RESULTS,
+            Path | None,
+            typer.Option("--results", "--leaderboard", help=RESULTS_HELP.format(what="The row is")),
+        ] = None,
         runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run folders go.")] = Path("runs"),
         protocol: Annotated[
             str | None,
@@ -128,7 +132,12 @@ def register(apps: dict[str, typer.Typer]) -> None:
         progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
     ) -> None:
         """Train and evaluate one method on one dataset; write runs/<id>/ and a result row."""
+        from vadbench.paths import results_file
+        from vadbench.registry import DATASETS, METHODS
         from vadbench.runner import run
+
+        leaderboard = results_file(leaderboard)
+        DATASETS.get(dataset), METHODS.get(method)  # unknown name: one line naming the known ones
 
         result = run(
             method,
@@ -171,8 +180,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
         seed: Annotated[int | None, typer.Option(help="Seed of every run.")] = None,
         epochs: Annotated[int | None, typer.Option(help="Override the epochs of every run.")] = None,
         leaderboard: Annotated[
-            Path, typer.Option(help="Results CSV rows are appended to.")
-        ] = DEFAULT_RESULTS,
+            Path | None,
+            typer.Option("--results", "--leaderboard", help=RESULTS_HELP.format(what="Rows are")),
+        ] = None,
         runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run folders go.")] = Path("runs"),
         partition: Annotated[str | None, typer.Option(help="Slurm partition.")] = None,
         timeout_min: Annotated[int, typer.Option(help="Slurm time limit per job (minutes).")] = 600,
@@ -190,11 +200,17 @@ def register(apps: dict[str, typer.Typer]) -> None:
         progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
     ) -> None:
         """Run every (method, dataset) pair; a failed run is recorded (status=failed) and the grid goes on."""
-        from rich.console import Console
         from rich.table import Table
 
+        from vadbench.console import console as make_console
+        from vadbench.executors import resolve_executor
+        from vadbench.paths import results_file
         from vadbench.runner import grid
 
+        leaderboard = results_file(leaderboard)
+        executor, cluster = resolve_executor(
+            executor, cluster, slurm_options={"partition": partition, "gpus": gpus}
+        )
         slurm: dict[str, Any] = {"timeout_min": timeout_min}
         if executor == "slurm":
             if partition:
@@ -232,7 +248,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
                 "" if auc is None else f"{100 * float(auc):.2f}",
                 str(res.run_dir) if res.status == "ok" else res.error.splitlines()[0][:120],
             )
-        Console().print(table)
+        make_console().print(table)
         typer.echo(f"rows appended to {leaderboard}")
         if any(r.status != "ok" for r in results):
             raise typer.Exit(1)
@@ -241,9 +257,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
     @fail_on_error
     def methods_list() -> None:
         """Show the registered methods: supervision, inputs, unit and the datasets that have presets."""
-        from rich.console import Console
         from rich.table import Table
 
+        from vadbench.console import console as make_console
         from vadbench.registry import METHODS
         from vadbench.runner import method_presets
 
@@ -260,4 +276,4 @@ def register(apps: dict[str, typer.Typer]) -> None:
             text = "; ".join(f"{ds}: {', '.join(names)}" for ds, names in presets.items()) or "-"
             table.add_row(name, cls.supervision, cls.input_kind, getattr(cls, "unit", ""),
                           getattr(cls, "fidelity", ""), text)
-        Console().print(table)
+        make_console().print(table)

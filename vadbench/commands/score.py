@@ -266,10 +266,11 @@ def interval_title(cells: dict[str, Any]) -> str:
 def _print_table(result: dict[str, Any], metrics: dict[str, Any], ci: dict[str, Any]) -> None:
     import math
 
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from vadbench.console import console as make_console
+
+    console = make_console()
     console.print(f"[bold]protocol[/bold] {result['protocol']}", highlight=False)
     console.print(f"{result['n_videos']} videos, {result['n_frames']:,} frames", highlight=False)
     table = Table("metric", "value", "%", interval_title(ci) or "95 % CI", "note")

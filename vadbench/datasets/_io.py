@@ -157,6 +157,8 @@ def read_keyed_annotations(
 def read_lengths_csv(path: str | os.PathLike[str], report: Report | None = None) -> dict[str, int]:
     """Read a two-column ``video,<int>`` CSV (frame counts ``video,n_frames`` or feature lengths ``video,T``).
 
+    Also read: UR-DMU's ``UCF_Annotation_with_frame_counts.txt`` (whitespace-separated
+    ``path n_frames class s1 e1 s2 e2``; only the first two fields are used).
     A header row is recognised by a non-integer second field. The video column may hold a path or a feature
     file name; it is reduced to the video id (:func:`vadbench.datasets.lists.video_id`).
 
@@ -176,6 +178,8 @@ def read_lengths_csv(path: str | os.PathLike[str], report: Report | None = None)
         raise DataError(f"{path}: file not found (expected a CSV 'video,n_frames' or 'video,T')")
     for i, (lineno, text) in enumerate(read_text_lines(path)):
         parts = [p.strip() for p in text.rsplit(",", 1)]
+        if len(parts) == 1 and len(text.split()) >= 2:  # UR-DMU "path n_frames class s1 e1 s2 e2"
+            parts = text.split()[:2]
         if len(parts) != 2:
             report.add("malformed", path, f"expected 'video,<integer>', found {text!r}", line=lineno)
             continue
@@ -233,10 +237,18 @@ def feature_lengths_from_folder(
         if path.name.startswith("."):
             continue
         try:
-            T = int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])
+            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
         except Exception as err:
             report.add("malformed", path, f"not a readable feature array ({type(err).__name__}: {err})")
             continue
+        if len(shape) < 2:
+            report.add(
+                "malformed", path,
+                f"expected a feature array [T, D] or [T, crops, D], found shape {tuple(shape)} "
+                "(a 1-D array is a per-video label or score file, not features)",
+            )
+            continue
+        T = int(shape[0])
         vid = video_id(path.name)
         if vid in out and out[vid] != T:
             report.add(

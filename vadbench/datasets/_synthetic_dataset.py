@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from vadbench.datasets.base import PathLike
 from vadbench.datasets.shanghaitech import ShanghaiTech
-from vadbench.datasets.synthetic import ensure_synthetic, read_manifest
+from vadbench.datasets.synthetic import MANIFEST, ensure_synthetic, read_manifest
 from vadbench.errors import DataError
 
 if TYPE_CHECKING:
@@ -28,14 +28,22 @@ class Synthetic(ShanghaiTech):
     """The synthetic dataset read by the ShanghaiTech loader (splits ``semi`` / ``weak``, same conventions).
 
     ``root=None``: the cached copy for ``seed`` (default 0) and ``preset`` (default ``tiny``), generated on
-    first use. An explicit ``root`` without data is generated there. Other keyword arguments are those of
+    first use. An explicit ``root`` without data is generated there, unless ``generate=False`` (then it is an
+    error: ``datasets check`` never creates data). Other keyword arguments are those of
     :class:`~vadbench.datasets.base.Dataset`. Extra: :meth:`anomaly_types`, :meth:`boxes`, :meth:`type_masks`.
     """
 
     name = "synthetic"
+    #: The dataset can generate itself; ``generate=False`` (what ``datasets check`` passes) never does.
+    generates = True
 
     def __init__(self, root: PathLike | None = None, *, seed: int | None = None, preset: str | None = None,
-                 **kwargs: Any) -> None:
+                 generate: bool = True, **kwargs: Any) -> None:
+        if not generate and root is not None and read_manifest(root) is None:
+            raise DataError(
+                f"synthetic: no generated dataset at {root} (no {MANIFEST} there); a check never creates "
+                f"data: generate one with `vadbench datasets make synthetic --root {root}`"
+            )
         path = ensure_synthetic(root, seed, preset)
         self.manifest: dict[str, Any] = read_manifest(path) or {}
         super().__init__(root=path, **kwargs)

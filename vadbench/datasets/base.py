@@ -294,8 +294,10 @@ class Dataset:
             shown = ", ".join(missing[:10]) + (f" ... ({len(missing)} in all)" if len(missing) > 10 else "")
             raise DataError(
                 f"{self.name} {what}: {len(missing)} of {len(test)} test videos missing under "
-                f"{self.root}: {shown}. A test set is never shrunk silently: add them, or pass "
-                "--allow-missing (allow_missing=True) to evaluate without them (recorded)"
+                f"{self.root}: {shown}. A test set is never shrunk silently: give every test video, as "
+                "media under the root, a frame count (--frame-counts CSV) or, for the 16·T conventions, a "
+                "feature length (--feature-lengths CSV or feature folder); or pass --allow-missing "
+                "(allow_missing=True) to evaluate without them (recorded)"
             )
         for v in missing:
             if v not in self.missing:
