@@ -560,6 +560,7 @@ def run_intervals(
     level: float = DEFAULT_LEVEL,
     method: str = "percentile",
     frames_path: Any = None,
+    n_frames: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The interval cells of a result row for per-video ``scores`` / ``labels`` under ``protocol``.
 
@@ -578,7 +579,7 @@ def run_intervals(
     from vadbench.protocol import _as_protocol, apply
 
     p = _as_protocol(protocol)
-    aligned = apply(p, scores, labels)
+    aligned = apply(p, scores, labels, n_frames)
     vl = None
     if video_labels is not None:
         vl = np.array([int(video_labels[v]) for v in labels])

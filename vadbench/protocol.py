@@ -613,8 +613,9 @@ def apply_border(scores: Any, labels: Any, border: str, video: str = "?") -> tup
     return s, y
 
 
-def _video_steps(p: Protocol, s: Any, y: Any, video: str) -> tuple[Any, Any]:
-    """All steps of one video: crops, then ``p.order``, then the anticipation labels."""
+def _video_steps(p: Protocol, s: Any, y: Any, video: str, n_frames: int | None = None) -> tuple[Any, Any]:
+    """All steps of one video: crops, then ``p.order``, then the anticipation labels. ``n_frames``: the
+    video's frame count, which window scores expand to (default: the label length)."""
     import numpy as np
 
     from vadbench.metrics import anticipation_labels
@@ -626,7 +627,8 @@ def _video_steps(p: Protocol, s: Any, y: Any, video: str) -> tuple[Any, Any]:
             s = expand_repeat16(s)
         elif step == "expand" and p.unit == "clip":
             mode, window, stride = window_expansion(p.expand)  # type: ignore[misc]
-            s = expand_windows(s, y.shape[0], window, stride, mode, video)
+            n = int(n_frames) if n_frames is not None else y.shape[0]
+            s = expand_windows(s, n, window, stride, mode, video)
         elif step == "align":
             s = align_length(s, y.shape[0], p.align, video)
         elif step == "smooth" and p.smooth != "none":
@@ -653,10 +655,17 @@ def _as_protocol(protocol: Protocol | str) -> Protocol:
     return protocol if isinstance(protocol, Protocol) else Protocol.from_string(protocol)
 
 
-def apply(protocol: Protocol | str, scores: Mapping[str, Any], labels: Mapping[str, Any]) -> Aligned:
+def apply(
+    protocol: Protocol | str,
+    scores: Mapping[str, Any],
+    labels: Mapping[str, Any],
+    n_frames: Mapping[str, int] | None = None,
+) -> Aligned:
     """Apply a protocol to per-video scores (``(T,)`` or ``(T, K)`` crops) and labels (the gt convention).
 
     Videos follow the order of ``labels`` (the convention's concatenation order, protocols.md 10).
+    ``n_frames``: per-video frame counts, which ``unit=clip`` window scores expand to before alignment (the
+    16·T conventions label fewer frames than the video has); default the label length.
 
     >>> import numpy as np
     >>> a = apply(Protocol.preset("ucf/rtfm"), {"v": np.ones((2, 10))}, {"v": np.zeros(32)})
@@ -682,7 +691,8 @@ def apply(protocol: Protocol | str, scores: Mapping[str, Any], labels: Mapping[s
     videos = [str(v) for v in labels]
     out_s, out_y = [], []
     for key, name in zip(labels, videos, strict=True):
-        s, y = _video_steps(p, scores[key], labels[key], name)
+        n = None if n_frames is None else n_frames.get(key)
+        s, y = _video_steps(p, scores[key], labels[key], name, n)
         out_s.append(s)
         out_y.append(y)
     lengths = np.array([x.shape[0] for x in out_y], dtype=np.int64)
@@ -729,6 +739,7 @@ def evaluate_protocol(
     gt_segments: Mapping[str, Any] | None = None,
     gt_labels: Mapping[str, Any] | None = None,
     classes: Sequence[str] | None = None,
+    n_frames: Mapping[str, int] | None = None,
 ) -> dict[str, float]:
     """Apply the protocol and compute every metric of :func:`vadbench.metrics.evaluate`.
 
@@ -750,7 +761,7 @@ def evaluate_protocol(
     from vadbench.metrics import map_iou
 
     p = _as_protocol(protocol)
-    a = apply(p, scores, labels)
+    a = apply(p, scores, labels, n_frames)
     vl = None
     if video_labels is not None:
         if isinstance(video_labels, Mapping):

@@ -599,9 +599,10 @@ def _evaluate_outputs(
     labels: Mapping[str, np.ndarray],
     video_labels: Mapping[str, int],
     headline: str,
+    n_frames: Mapping[str, int] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Protocol metrics of every 1-D output shaped like the headline (the protocol applied once per
-    output)."""
+    output); ``n_frames``: the frame counts clip scores expand to."""
     from vadbench.protocol import evaluate_protocol
 
     out: dict[str, dict[str, Any]] = {}
@@ -612,8 +613,15 @@ def _evaluate_outputs(
             np.shape(per_video[v]) == np.shape(scores[v])  # (T,) or (T, crops); not (T, C) class outputs
             for v in scores
         ):
-            out[key] = dict(evaluate_protocol(protocol, per_video, labels, video_labels=video_labels))
+            out[key] = dict(
+                evaluate_protocol(protocol, per_video, labels, video_labels=video_labels, n_frames=n_frames)
+            )
     return out
+
+
+def frame_counts(samples: Mapping[str, list[Any]]) -> dict[str, int]:
+    """Frame count per video of the samples (what ``unit=clip`` window scores expand to)."""
+    return {video: int(crops[0].n_frames) for video, crops in samples.items()}
 
 
 def make_test_evaluator(
@@ -627,13 +635,15 @@ def make_test_evaluator(
     method's current state and returns the protocol metrics per output (``score`` = the headline, and each
     1-D ``score_outputs`` key)."""
     headline = getattr(method, "headline", "score")
+    n = frame_counts(samples)
 
     def evaluate() -> dict[str, dict[str, float]]:
         scores, outputs = score_videos(method, samples, progress=False)
-        result = _evaluate_outputs(protocol, scores, outputs, labels, video_labels, headline)
+        result = _evaluate_outputs(protocol, scores, outputs, labels, video_labels, headline, n)
+        plain = {"score": scores}
         result["score"] = (
             result.get(headline)
-            or _evaluate_outputs(protocol, scores, {"score": scores}, labels, video_labels, "score")["score"]
+            or _evaluate_outputs(protocol, scores, plain, labels, video_labels, "score", n)["score"]
         )
         return result
 
@@ -661,7 +671,7 @@ def check_alignment(
             n = int(first.n_frames)
         dummy[video] = np.zeros(n) if len(crops) == 1 else np.zeros((n, len(crops)))
     try:
-        apply(protocol, dummy, labels)
+        apply(protocol, dummy, labels, frame_counts(samples))
     except ScoreError as err:
         hint = ""
         if spec is not None:
@@ -921,12 +931,15 @@ def evaluate_stage(
     from vadbench.bootstrap import FRAMES_FILE, run_intervals
     from vadbench.protocol import apply, evaluate_protocol
 
-    labels = inputs.labels()
-    metrics = dict(evaluate_protocol(plan.protocol, scores, labels, video_labels=inputs.video_labels))
-    branch = _evaluate_outputs(plan.protocol, scores, outputs, labels, inputs.video_labels, headline)
-    aligned = apply(plan.protocol, scores, labels)
+    labels, n = inputs.labels(), frame_counts(inputs.test_samples)
+    metrics = dict(
+        evaluate_protocol(plan.protocol, scores, labels, video_labels=inputs.video_labels, n_frames=n)
+    )
+    branch = _evaluate_outputs(plan.protocol, scores, outputs, labels, inputs.video_labels, headline, n)
+    aligned = apply(plan.protocol, scores, labels, n)
     intervals = run_intervals(
-        plan.protocol, scores, labels, inputs.video_labels, frames_path=plan.folder.path / FRAMES_FILE
+        plan.protocol, scores, labels, inputs.video_labels, frames_path=plan.folder.path / FRAMES_FILE,
+        n_frames=n,
     )
     per_type = per_type_auc(plan.ds, aligned, labels, inputs.video_labels)
     return Evaluation(metrics, branch, aligned, per_type, intervals)
