@@ -451,3 +451,15 @@ def test_default_protocol_per_unit():
     assert (semi.expand, semi.align) == ("repeat16", "truncate")
     with pytest.raises(ConfigError, match="no default protocol for dataset 'nope'"):
         default_protocol("nope", "weak")
+
+
+def test_clip_scores_expand_to_the_frame_count_before_alignment_to_shorter_labels():
+    """16·T conventions label fewer frames than the video has: windows are laid over the video's frames,
+    then the frame scores are truncated to the labels (not windows laid over the label length)."""
+    p = Protocol.from_string("ped2/official;unit=clip;expand=window_mean(4,4);align=truncate")
+    scores = {"v": np.array([0.0, 1.0, 0.5])}  # 3 windows of a 10-frame video: [0,4) [4,8) [6,10)
+    labels = {"v": np.zeros(8, np.uint8)}  # 16·T-style: shorter than the video
+    with pytest.raises(ScoreError, match="3 clip scores but 2 windows"):
+        apply(p, scores, labels)  # without the frame count the windows are laid over 8 frames
+    a = apply(p, scores, labels, n_frames={"v": 10})
+    assert a.scores.tolist() == [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.75, 0.75]
