@@ -65,8 +65,9 @@ def test_zero_delta_is_bit_identical_and_deltas_are_per_sample(chat):
     import torch
 
     names = vd.target_modules(chat.model, ("q_proj", "v_proj"))
-    assert names == [f"model.language_model.layers.{i}.self_attn.{m}"
-                     for i in (0, 1) for m in ("q_proj", "v_proj")]
+    assert names == [
+        f"model.language_model.layers.{i}.self_attn.{m}" for i in (0, 1) for m in ("q_proj", "v_proj")
+    ]
     batch = vd.encode(chat, clips(3, seed=1), Q)
     base = vd.forward(chat, batch, hidden_states=False).logits
     zero = {k: (a, torch.zeros_like(b)) for k, (a, b) in random_deltas(chat.model, names, 3).items()}
@@ -129,8 +130,9 @@ def test_completion_mask_stops_after_eos():
     import torch
 
     ids = torch.tensor([[5, 9, 7, 7], [9, 1, 2, 3], [4, 4, 4, 4]])
-    np.testing.assert_array_equal(vd._completion_mask(ids, [9]).numpy(),
-                                  [[1, 1, 0, 0], [1, 0, 0, 0], [1, 1, 1, 1]])
+    np.testing.assert_array_equal(
+        vd._completion_mask(ids, [9]).numpy(), [[1, 1, 0, 0], [1, 0, 0, 0], [1, 1, 1, 1]]
+    )
 
 
 def test_gradients_reach_only_the_delta_parameters(chat):
@@ -140,8 +142,10 @@ def test_gradients_reach_only_the_delta_parameters(chat):
     chat.model.requires_grad_(False)
     batch = vd.encode(chat, clips(1, seed=7), Q)
     shapes = vd.module_shapes(chat.model, names)
-    params = {k: (torch.nn.Parameter(torch.randn(1, 2, d_in) * 0.1),
-                  torch.nn.Parameter(torch.zeros(1, d_out, 2))) for k, (d_in, d_out) in shapes.items()}
+    params = {
+        k: (torch.nn.Parameter(torch.randn(1, 2, d_in) * 0.1), torch.nn.Parameter(torch.zeros(1, d_out, 2)))
+        for k, (d_in, d_out) in shapes.items()
+    }
     with vd.low_rank_deltas(chat.model, params, scale=4.0):
         out = vd.forward(chat, batch, grad=True, hidden_states=False)
     out.logits[0, -1, 3].backward()

@@ -308,16 +308,13 @@ def decode(vlm: Any, ids: Any, mask: Any) -> list[str]:
     return rows
 
 
-def sequence_logprobs(vlm: Any, batch: VLMBatch, ids: Any, mask: Any, *, temperature: float = 1.0,
-                      deltas: Mapping[str, tuple[Any, Any]] | None = None, scale: float = 1.0,
-                      grad: bool = True) -> Any:
-    """Per-token log-probs (N·G, T) of the completions ``ids`` after each item's prompt (``batch`` holds N
-    items, ``ids`` N·G rows item-major), under the model with ``deltas``; masked positions are 0."""
+def _with_completion(batch: VLMBatch, ids: Any, mask: Any) -> VLMBatch:
+    """The prompts (repeated to the completions' rows) followed by the right-padded completions."""
     import torch
 
-    rows, t = ids.shape
+    rows = ids.shape[0]
     if rows % batch.n:
-        raise DataError(f"sequence_logprobs: {rows} completions for {batch.n} prompts (not a multiple)")
+        raise DataError(f"{rows} completions for {batch.n} prompts (not a multiple)")
     big = batch.expand(rows // batch.n)
     inputs = dict(big.inputs)
     am = inputs["attention_mask"]
@@ -326,13 +323,55 @@ def sequence_logprobs(vlm: Any, batch: VLMBatch, ids: Any, mask: Any, *, tempera
     for key in ("mm_token_type_ids", "token_type_ids"):
         if key in inputs:
             inputs[key] = torch.cat([inputs[key], torch.zeros_like(ids, dtype=inputs[key].dtype)], dim=1)
-    full = VLMBatch(inputs, torch.cat([big.visual_mask, torch.zeros_like(ids, dtype=torch.bool)], 1), rows)
+    return VLMBatch(inputs, torch.cat([big.visual_mask, torch.zeros_like(ids, dtype=torch.bool)], 1), rows)
+
+
+def sequence_logprobs(vlm: Any, batch: VLMBatch, ids: Any, mask: Any, *, temperature: float = 1.0,
+                      deltas: Mapping[str, tuple[Any, Any]] | None = None, scale: float = 1.0,
+                      grad: bool = True) -> Any:
+    """Per-token log-probs (N·G, T) of the completions ``ids`` after each item's prompt (``batch`` holds N
+    items, ``ids`` N·G rows item-major), under the model with ``deltas``; masked positions are 0."""
+    import torch
+
+    t = ids.shape[1]
+    full = _with_completion(batch, ids, mask)
     with low_rank_deltas(vlm.model, deltas, scale=scale):
         out = forward(vlm, full, grad=grad, hidden_states=False, logits_to_keep=t + 1)
     logits = out.logits[:, :-1].float() / temperature
     logits[..., media_token_ids(vlm)] = -float("inf")
     logp = torch.log_softmax(logits, -1).gather(-1, ids[..., None].to(logits.device))[..., 0]
     return logp * mask.to(logp.device)
+
+
+def next_token_logits(vlm: Any, batch: VLMBatch, ids: Any = None, mask: Any = None, *,
+                      deltas: Mapping[str, tuple[Any, Any]] | None = None, scale: float = 1.0,
+                      grad: bool = False) -> Any:
+    """Logits (rows, V) of the token after each prompt, or after each prompt + completion (``ids`` / ``mask``
+    right-padded, as from :func:`sample`)."""
+    import torch
+
+    if ids is None:
+        with low_rank_deltas(vlm.model, deltas, scale=scale):
+            return forward(vlm, batch, grad=grad, hidden_states=False, logits_to_keep=1).logits[:, -1]
+    full = _with_completion(batch, ids, mask)
+    with low_rank_deltas(vlm.model, deltas, scale=scale):
+        logits = forward(vlm, full, grad=grad, hidden_states=False, logits_to_keep=ids.shape[1] + 1).logits
+    last = mask.sum(1).long().to(logits.device)
+    return logits[torch.arange(logits.shape[0], device=logits.device), last]
+
+
+def greedy(vlm: Any, batch: VLMBatch, *, max_new_tokens: int = 64,
+           deltas: Mapping[str, tuple[Any, Any]] | None = None, scale: float = 1.0) -> tuple[Any, Any]:
+    """Greedy completions (ids, mask) with the deltas applied; media tokens excluded. No gradients."""
+    import torch
+
+    eos = _eos_ids(vlm)
+    with torch.no_grad(), low_rank_deltas(vlm.model, _detached(deltas), scale=scale):
+        seq = vlm.model.generate(**batch.inputs, do_sample=False, max_new_tokens=max_new_tokens,
+                                 pad_token_id=vlm.tokenizer.pad_token_id, eos_token_id=eos,
+                                 suppress_tokens=media_token_ids(vlm))
+    ids = seq[:, batch.input_ids.shape[1]:]
+    return ids, _completion_mask(ids, eos)
 
 
 # ------------------------------------------------------------------------------------------------ tags
