@@ -186,7 +186,8 @@ class Copra(Method):
         super().__init__(dict(config or {}), device=device, seed=seed)
         self.cfg = _validate(config)
         self.config = dataclasses.asdict(self.cfg)
-        self.vlm: Any = None
+        self.vlm: Any = None  # the frozen VLM; set before fit / load to use a given one
+        self._built = False
         self.adapter: Any = None  # LoRAGenerator | StaticLoRA | None
         self.history: list[dict[str, float]] = []
         self.train_info: dict[str, Any] = {}
@@ -222,8 +223,9 @@ class Copra(Method):
         return vlm
 
     def build(self) -> None:
-        """Load the frozen VLM, check the prompt's tags and build the adapter (idempotent)."""
-        if self.vlm is not None:
+        """Load the frozen VLM (unless one was given as ``self.vlm``), check the prompt's tags and build the
+        adapter (idempotent)."""
+        if self._built:
             return
         import torch
 
@@ -231,7 +233,9 @@ class Copra(Method):
         from vadbench.methods.copra.torch_model import LoRAGenerator, StaticLoRA, Target
 
         c = self.cfg
-        self.vlm = self._load_vlm()
+        if self.vlm is None:
+            self.vlm = self._load_vlm()
+        self.vlm.model.requires_grad_(False)
         tags = ["<answer>", "</answer>"] + (["<think>", "</think>"] if c.reasoning else [])
         vd.tag_token_ids(self.vlm.tokenizer, tags)
         self.yes_ids = self.vlm.answer_token_ids("yes")
@@ -260,6 +264,7 @@ class Copra(Method):
                 self.adapter = StaticLoRA(targets, rank=c.rank)
         if self.adapter is not None:
             self.adapter.to(self.device)
+        self._built = True
 
     @property
     def scale(self) -> float:
@@ -395,6 +400,7 @@ class Copra(Method):
     def segment_labels(self, samples: Sequence[Any]) -> list[tuple[int, int, int]]:
         """``(sample index, window index, label)`` of the training segments (spec 4.5): normal videos' windows
         "no"; abnormal ones by ``segment_labels``. Windows are every ``train_window_step``-th."""
+        self.build()
         c = self.cfg
         out: list[tuple[int, int, int]] = []
         n_pos_video = 0

@@ -147,7 +147,8 @@ class LoRAGenerator(nn.Module):
         for mi, kind in enumerate(self.kinds):
             d_in, d_out = self.sizes[kind]
             tok = x[:, :, mi * k_seg : (mi + 1) * k_seg]  # (N, L, K, w)
-            a = self.a_head[kind](tok).reshape(n, len(self.layers), k_seg, r, d_in // k_seg)
+            # / sqrt(d_in): A starts at the scale of LoRA's Kaiming-uniform A (std ~ 0.58 / sqrt(d_in))
+            a = self.a_head[kind](tok).reshape(n, len(self.layers), k_seg, r, d_in // k_seg) / math.sqrt(d_in)
             a = a.permute(0, 1, 3, 2, 4).reshape(n, len(self.layers), r, d_in)  # slices along d_in
             b = self.b_head[kind](tok).reshape(n, len(self.layers), k_seg, d_out // k_seg, r)
             b = b.reshape(n, len(self.layers), d_out, r)  # slices along d_out
