@@ -62,6 +62,8 @@ class FeatureSpec:
     - ``interpolation``: resize to 340x256 (scaled) before cropping (``bilinear`` = OpenCV's INTER_LINEAR).
     - ``precision``: model precision (``fp32``; ``fp16`` is what VadCLIP's ``clip.load`` uses on CUDA).
     - ``seed``: initialisation seed, only used (and hashed) when the weights are random.
+    - ``quick_gelu``: the towers' activation for a local checkpoint (None: the tag's / the file's record;
+      see :func:`vadbench.backbones.clip.load_clip`); hashed only when set.
     """
 
     backbone: str = "tiny"
@@ -75,6 +77,7 @@ class FeatureSpec:
     interpolation: str = "bilinear"
     precision: str = "fp32"
     seed: int = 0
+    quick_gelu: bool | None = None
 
     def __post_init__(self) -> None:
         from vadbench.video.crops import CROP_COUNTS
@@ -139,6 +142,8 @@ class FeatureSpec:
         out = dataclasses.asdict(self)
         out.pop("pretrained")
         out.pop("seed")
+        if out["quick_gelu"] is None:  # unset: keeps the hashes of specs written before the option
+            out.pop("quick_gelu")
         out["weights"] = self.weights_id
         out["format"] = FEATURE_FORMAT_VERSION
         return out
@@ -492,7 +497,8 @@ class _Embedder:
         self.spec = spec
         self.device = device
         self.model, _, _ = load_clip(
-            spec.backbone, spec.pretrained, device=device, seed=spec.seed, precision=spec.precision
+            spec.backbone, spec.pretrained, device=device, seed=spec.seed, precision=spec.precision,
+            quick_gelu=spec.quick_gelu,
         )
         self.weights_sha = weights_hash(self.model)
         cfg = image_config(self.model)
