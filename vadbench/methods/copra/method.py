@@ -18,21 +18,17 @@ Example (tiny random VLM, no training):
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from vadbench.errors import ConfigError, DataError
-from vadbench.methods.base import Method
+from vadbench.methods.base import ClipsSample, Method
 
-ADAPTATIONS = ("none", "static", "conditional")
-SEGMENT_LABELS = ("pseudo_topk", "video", "frame_gt")
 QUESTION = (
     "Does this clip show an anomalous event such as fighting, shooting, robbery, explosion, a road "
     "accident or vandalism? Answer with <answer>yes</answer> or <answer>no</answer>."
@@ -51,8 +47,8 @@ class Config:
 
     backbone: str = "qwen2.5-vl-3b"
     backbone_seed: int = 0
-    dtype: str = "auto"  # auto: bfloat16 on cuda, float32 on cpu
-    adaptation: str = "conditional"  # none | static | conditional
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  # auto: bfloat16 on cuda
+    adaptation: Literal["none", "static", "conditional"] = "conditional"
     modules: tuple[str, ...] = ("q_proj", "v_proj")
     rank: int = 8
     alpha: float = 16.0
@@ -77,12 +73,36 @@ class Config:
     batch_size: int = 16
     updates_per_batch: int = 1
     max_grad_norm: float = 1.0  # 0 = no clipping
-    segment_labels: str = "pseudo_topk"  # pseudo_topk | video | frame_gt
+    segment_labels: Literal["pseudo_topk", "video", "frame_gt"] = "pseudo_topk"
     topk_ratio: float = 0.3
     frame_gt_threshold: float = 0.5
     train_window_step: int = 2  # every 2nd window of the 1 s-stride scheme: 2 s training stride
     max_train_segments: int = 0  # 0 = all
     score_batch: int = 8
+
+    def __post_init__(self) -> None:
+        positive = (
+            "rank",
+            "group",
+            "epochs",
+            "batch_size",
+            "chunks",
+            "segments",
+            "score_batch",
+            "updates_per_batch",
+            "train_window_step",
+            "max_new_tokens",
+            "width",
+            "blocks",
+            "heads",
+        )
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"option {name} must be a positive integer, got {getattr(self, name)!r}")
+        if not 0 < self.topk_ratio <= 1:
+            raise ConfigError(f"option topk_ratio must be in (0, 1], got {self.topk_ratio}")
+        if not self.modules:
+            raise ConfigError("option modules must name at least one linear module of the decoder")
 
 
 def toy_clips_sample(
@@ -94,104 +114,70 @@ def toy_clips_sample(
     frames_per_window: int = 8,
     label: int | None = None,
     meta: dict | None = None,
-) -> Any:
-    """An in-memory clips sample (the contract's ClipsSample fields) over a ``(n, H, W, 3)`` array: windows
-    of ``window`` frames every ``stride`` frames, ``frames_per_window`` sampled uniformly in each."""
-    f = frames_per_window
-    n = len(frames)
-    starts = list(range(0, n - window + 1, stride)) if n >= window else []
-    windows = np.array([[s, s + window] for s in starts], np.int64).reshape(-1, 2)
-    idx = np.array([np.linspace(s, e - 1, f).round().astype(np.int64) for s, e in windows], np.int64).reshape(
-        -1, f
-    )
-    return _ToyClips(
-        video=video,
-        n_frames=n,
-        windows=windows,
-        frame_index=idx,
-        label=label,
-        meta=dict(meta or {}),
-        _frames=frames,
+) -> ClipsSample:
+    """An in-memory :class:`ClipsSample` over a ``(n, H, W, 3)`` array: windows of ``window`` frames every
+    ``stride`` frames, ``frames_per_window`` sampled in each (the platform's scheme). For tests and docs."""
+    from vadbench.video.sampling import clip_windows
+
+    windows, index = clip_windows(len(frames), window, stride, frames_per_window)
+    return _ArrayClips(
+        video,
+        windows,
+        index,
         window_frames=window,
         stride=stride,
+        n_frames=len(frames),
+        label=label,
+        meta=dict(meta or {}),
+        frames=frames,
     )
 
 
 @dataclass
-class _ToyClips:
-    video: str
-    n_frames: int
-    windows: np.ndarray
-    frame_index: np.ndarray
-    _frames: np.ndarray
-    window_frames: int
-    stride: int
-    label: int | None = None
-    classes: tuple[str, ...] = ()
-    meta: dict = dataclasses.field(default_factory=dict)
-    fps: float = 25.0
-    path: Path | None = None
-    scene: str | None = None
+class _ArrayClips(ClipsSample):
+    frames: np.ndarray | None = None
 
     def read_window(self, k: int) -> np.ndarray:
-        return self._frames[self.frame_index[k]]
-
-
-def _validate(config: Mapping[str, Any] | None) -> Config:
-    cfg = dict(config or {})
-    known = {f.name: f for f in dataclasses.fields(Config)}
-    unknown = sorted(set(cfg) - set(known))
-    if unknown:
-        raise ConfigError(f"copra: unknown option(s) {unknown}; known: {sorted(known)}")
-    if "modules" in cfg:
-        cfg["modules"] = tuple(cfg["modules"])
-    c = Config(**cfg)
-    for name, choices in (("adaptation", ADAPTATIONS), ("segment_labels", SEGMENT_LABELS)):
-        if getattr(c, name) not in choices:
-            raise ConfigError(f"copra: {name}={getattr(c, name)!r}; choose one of {', '.join(choices)}")
-    for name in (
-        "rank",
-        "group",
-        "epochs",
-        "batch_size",
-        "chunks",
-        "segments",
-        "score_batch",
-        "updates_per_batch",
-        "train_window_step",
-        "max_new_tokens",
-    ):
-        if not isinstance(getattr(c, name), int) or getattr(c, name) < 1:
-            raise ConfigError(f"copra: {name} must be a positive integer, got {getattr(c, name)!r}")
-    if not 0 < c.topk_ratio <= 1:
-        raise ConfigError(f"copra: topk_ratio must be in (0, 1], got {c.topk_ratio}")
-    return c
+        return np.asarray(self.frames)[self.frame_index[k]]
 
 
 class Copra(Method):
     """COPRA; see the module docstring. Options: :class:`Config`."""
 
     name: ClassVar[str] = "copra"
-    aliases: ClassVar[tuple[str, ...]] = ()
     supervision: ClassVar[str] = "weak"
     input_kind: ClassVar[str] = "clips"
     unit: ClassVar[str] = "clip"
     fidelity: ClassVar[str] = "reconstruction"
-    headline: ClassVar[str] = "score"
     Config: ClassVar[type] = Config
 
     def __init__(
         self, config: Mapping[str, Any] | None = None, *, device: str = "cpu", seed: int = 0
     ) -> None:
-        super().__init__(dict(config or {}), device=device, seed=seed)
-        self.cfg = _validate(config)
-        self.config = dataclasses.asdict(self.cfg)
+        super().__init__(config, device=device, seed=seed)
         self.vlm: Any = None  # the frozen VLM; set before fit / load to use a given one
         self._built = False
         self.adapter: Any = None  # LoRAGenerator | StaticLoRA | None
-        self.history: list[dict[str, float]] = []
         self.train_info: dict[str, Any] = {}
-        self.progress = True
+
+    @classmethod
+    def contract_config(cls) -> dict[str, Any]:
+        """The tiny random VLM and a small generator (plumbing in seconds)."""
+        return {
+            "backbone": "tiny-chat",
+            "width": 32,
+            "blocks": 1,
+            "heads": 2,
+            "segments": 2,
+            "chunks": 4,
+            "rank": 4,
+            "alpha": 8.0,
+            "group": 2,
+            "max_new_tokens": 4,
+            "batch_size": 4,
+            "epochs": 1,
+            "max_train_segments": 8,
+        }
 
     # ------------------------------------------------------------------------------------------ building
     @property
@@ -282,11 +268,11 @@ class Copra(Method):
                 f"copra: video {getattr(sample, 'video', '?')!r}: expected a clips sample (windows "
                 f"(K, 2) and read_window); got {type(sample).__name__}"
             )
-        if len(w) == 0:
-            wf = getattr(sample, "window_frames", "?")
+        wf = int(getattr(sample, "window_frames", 0) or 0)
+        if len(w) == 0 or sample.n_frames < wf:
             raise DataError(
                 f"copra: video {sample.video!r} has {sample.n_frames} frames, shorter than one "
-                f"window of {wf} frames; no window to score"
+                f"window of {wf} frames"
             )
         return w
 
@@ -458,15 +444,10 @@ class Copra(Method):
             )
 
     def extra_state(self) -> dict[str, Any]:
-        return {
-            "train_info": self.train_info,
-            "history": self.history[-50:],
-            "uses_frame_labels": self.uses_frame_labels,
-        }
+        return {"train_info": self.train_info, "uses_frame_labels": self.uses_frame_labels}
 
     def load_extra_state(self, d: Mapping[str, Any]) -> None:
         self.train_info = dict(d.get("train_info", {}))
-        self.history = list(d.get("history", []))
 
     def _log(self, msg: str) -> None:
         if self.progress:
