@@ -143,3 +143,27 @@ def test_grpo_training_plumbing_and_persistence(primed, tmp_path):
     m2.load(path)
     np.testing.assert_allclose(m2.score(test), m.score(test), atol=1e-6)
     assert m2.train_info == m.train_info and m2.train_info["segments"] == 24
+
+
+def test_micro_batches_give_the_same_gradient(primed):
+    """Training in micro-batches of windows (memory) gives the gradient of the whole batch."""
+    import torch
+
+    from vadbench.methods.copra.training import grpo_step
+
+    vids = [video("n", [0] * 4, label=0, seed=1), video("a", [1] * 4, label=1, seed=2)]
+    segs = [(0, 0, 0), (1, 1, 1), (0, 2, 0), (1, 3, 1)]
+    grads, stats = [], []
+    for micro in (0, 1, 3):
+        m = method(primed, segment_labels="video", micro_batch=micro, max_grad_norm=0.0)
+        m.build()
+        opt = torch.optim.SGD(m.adapter.parameters(), lr=0.0)
+        stats.append(grpo_step(m, vids, segs, opt, seed=5))
+        grads.append([p.grad.clone() for p in m.adapter.parameters() if p.grad is not None])
+    assert sum(float(g.abs().sum()) for g in grads[0]) > 0
+    for other, st in zip(grads[1:], stats[1:], strict=True):
+        assert len(other) == len(grads[0])
+        for a, b in zip(grads[0], other, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-7)
+        assert st["loss"] == pytest.approx(stats[0]["loss"], rel=1e-4, abs=1e-7)
+        assert st["reward"] == stats[0]["reward"]

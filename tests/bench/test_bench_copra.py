@@ -146,7 +146,14 @@ def test_bench_copra_small_cpu(benchmark, one_torch_thread) -> None:
     DEVICE == "cpu", reason="full-size Qwen2.5-VL-3B architecture: set VADBENCH_BENCH_DEVICE=cuda"
 )
 def test_bench_copra_qwen3b_gpu(benchmark) -> None:
-    # one window x G=8 per training step: the full batch of 16 x 8 needs micro-batching (not built)
-    cfg = {"backbone": "tiny-chat", "group": 8, "max_new_tokens": 64, "batch_size": 1, "score_batch": 8}
+    # the spec's batch (16 windows x G=8), one window per forward / backward (micro_batch=1)
+    cfg = {
+        "backbone": "tiny-chat",
+        "group": 8,
+        "max_new_tokens": 64,
+        "batch_size": 16,
+        "micro_batch": 1,
+        "score_batch": 8,
+    }
     m = _method(cfg, _qwen3b_random(DEVICE))
     _bench(benchmark, m, 8, f"Qwen2.5-VL-3B architecture (random), {DEVICE}", size=448, frames=8)

@@ -81,6 +81,26 @@ class VLMBatch:
         return VLMBatch(out, self.visual_mask.repeat_interleave(k, dim=0), self.n * k)
 
 
+def select(batch: VLMBatch, items: Sequence[int]) -> VLMBatch:
+    """The items ``items`` of ``batch`` (in that order), e.g. a micro-batch."""
+    import torch
+
+    idx = [int(i) for i in items]
+    out: dict[str, Any] = {}
+    for key, val in batch.inputs.items():
+        if key in _ROW_KEYS or key == "second_per_grid_ts":
+            out[key] = val[idx]
+    for pix, grid in _VISUAL_KEYS:
+        if pix in batch.inputs:
+            parts = torch.split(batch.inputs[pix], batch.inputs[grid].prod(-1).tolist(), dim=0)
+            out[pix] = torch.cat([parts[i] for i in idx], dim=0)
+            out[grid] = batch.inputs[grid][idx]
+    missing = set(batch.inputs) - set(out)
+    if missing:
+        raise ConfigError(f"select: do not know how to split the inputs {sorted(missing)}")
+    return VLMBatch(out, batch.visual_mask[idx], len(idx))
+
+
 @dataclass
 class VLMOutput:
     """``logits`` (N, L', V) (the last ``L'`` positions when ``logits_to_keep`` was given), ``hidden_states``

@@ -73,6 +73,7 @@ class Config:
     batch_size: int = 16
     updates_per_batch: int = 1
     max_grad_norm: float = 1.0  # 0 = no clipping
+    micro_batch: int = 0  # windows per forward / backward in training (0 = the whole batch); same gradient
     segment_labels: Literal["pseudo_topk", "video", "frame_gt"] = "pseudo_topk"
     topk_ratio: float = 0.3
     frame_gt_threshold: float = 0.5
@@ -99,6 +100,8 @@ class Config:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"option {name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.micro_batch < 0:
+            raise ConfigError(f"option micro_batch must be >= 0, got {self.micro_batch}")
         if not 0 < self.topk_ratio <= 1:
             raise ConfigError(f"option topk_ratio must be in (0, 1], got {self.topk_ratio}")
         if not self.modules:

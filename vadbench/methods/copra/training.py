@@ -22,6 +22,16 @@ def _cycle(rng: np.random.Generator, n: int) -> Any:
         yield from rng.permutation(n).tolist()
 
 
+def _chunks(n: int, size: int) -> list[list[int]]:
+    size = size if size > 0 else n
+    return [list(range(i, min(i + size, n))) for i in range(0, n, size)]
+
+
+def _rows(items: Sequence[int], group: int) -> list[int]:
+    """Completion rows (item-major, ``group`` per item) of ``items``."""
+    return [i * group + g for i in items for g in range(group)]
+
+
 def grpo_step(
     m: Any, samples: Sequence[Any], segs: Sequence[tuple[int, int, int]], opt: Any, *, seed: int
 ) -> dict[str, float]:
@@ -51,37 +61,53 @@ def grpo_step(
     r = grpo.rewards(smp.texts, np.repeat(labels, c.group), reasoning=c.reasoning, fmt_weight=c.fmt_weight)
     adv_np = grpo.group_advantages(r.reshape(-1, c.group)).reshape(-1)
     adv = torch.as_tensor(adv_np, dtype=torch.float32, device=smp.ids.device)
-    ref = (
-        vd.sequence_logprobs(m.vlm, batch, smp.ids, smp.mask, temperature=c.temperature, grad=False)
-        if c.beta > 0
-        else torch.zeros_like(smp.logprobs)
-    )
-    old = None
-    stats: dict[str, float] = {}
-    for _ in range(c.updates_per_batch):
-        deltas = m._adapter_deltas(cond, batch.n, grad=True)
-        logp = vd.sequence_logprobs(
-            m.vlm,
-            batch,
-            smp.ids,
-            smp.mask,
-            temperature=c.temperature,
-            deltas=deltas,
-            scale=m.scale,
-            grad=True,
+    chunks = _chunks(batch.n, c.micro_batch)
+    g = c.group
+    refs = []
+    for ch in chunks:  # the frozen model's log-probs, per micro-batch
+        sub, rows = vd.select(batch, ch), _rows(ch, g)
+        refs.append(
+            vd.sequence_logprobs(
+                m.vlm, sub, smp.ids[rows], smp.mask[rows], temperature=c.temperature, grad=False
+            )
+            if c.beta > 0
+            else torch.zeros_like(smp.logprobs[rows])
         )
-        if old is None:
-            old = logp.detach()  # on-policy: the sampling policy is the current adapter
-        loss, stats = grpo.grpo_loss(logp, old, ref, adv, smp.mask, clip=c.clip_eps, beta=c.beta)
+    n_tokens = float(smp.mask.sum().clamp(min=1))
+    olds: list[Any] = [None] * len(chunks)
+    totals: dict[str, float] = {}
+    for _ in range(c.updates_per_batch):
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        totals = {}
+        for ci, ch in enumerate(chunks):
+            sub, rows = vd.select(batch, ch), _rows(ch, g)
+            sub_cond = None if cond is None else (cond[0][ch], cond[1][ch])
+            deltas = m._adapter_deltas(sub_cond, len(ch), grad=True)
+            logp = vd.sequence_logprobs(
+                m.vlm,
+                sub,
+                smp.ids[rows],
+                smp.mask[rows],
+                temperature=c.temperature,
+                deltas=deltas,
+                scale=m.scale,
+                grad=True,
+            )
+            if olds[ci] is None:
+                olds[ci] = logp.detach()  # on-policy: the sampling policy is the current adapter
+            loss, stats = grpo.grpo_loss(
+                logp, olds[ci], refs[ci], adv[rows], smp.mask[rows], clip=c.clip_eps, beta=c.beta
+            )
+            share = float(smp.mask[rows].sum()) / n_tokens  # the loss is a mean over all tokens of the batch
+            (loss * share).backward()
+            for k, v in {"loss": float(loss.detach()), **stats}.items():
+                totals[k] = totals.get(k, 0.0) + v * share
         if c.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(m.adapter.parameters(), c.max_grad_norm)
         opt.step()
     parsed = [grpo.parse_answer(t, reasoning=c.reasoning) for t in smp.texts]
     return {
-        "loss": float(loss.detach()),
-        **stats,
+        **totals,
         "reward": float(r.mean()),
         "format": float(np.mean([ok for _, ok in parsed])),
         "accuracy": float(
