@@ -374,7 +374,13 @@ def protocols():
         ),
     )
     snippet = st.sampled_from(
-        [("snippet16", "repeat16"), ("snippet16", "none"), ("frame", "none"), ("clip", "window_mean(16,8)"), ("clip", "window_max(8,8)")]
+        [
+            ("snippet16", "repeat16"),
+            ("snippet16", "none"),
+            ("frame", "none"),
+            ("clip", "window_mean(16,8)"),
+            ("clip", "window_max(8,8)"),
+        ]
     )
 
     def make(unit_expand: tuple[str, str], **kw: object) -> Protocol:

@@ -270,14 +270,10 @@ class FeatureStore:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write ``data`` to ``path`` atomically (:func:`vadbench.atomic.atomic_write_bytes`)."""
+    from vadbench.atomic import atomic_write_bytes as write
+
+    write(path, data)
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -716,12 +712,10 @@ def merge_manifests(folder: Path) -> dict[str, Any]:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; other values unchanged."""
-    if device != "auto":
-        return device
-    import torch
+    """``auto`` -> ``cuda`` when available, else ``cpu`` (:func:`vadbench.devices.resolve_device`)."""
+    from vadbench.devices import resolve_device as resolve
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return resolve(device)
 
 
 def _version() -> str:

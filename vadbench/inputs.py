@@ -57,7 +57,8 @@ class ClipsSpec:
             )
 
     def windows(self, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(windows (K, 2), frame_index (K, F))`` of a video (:func:`vadbench.video.sampling.clip_windows`)."""
+        """``(windows (K, 2), frame_index (K, F))`` of a video
+        (:func:`vadbench.video.sampling.clip_windows`)."""
         from vadbench.video.sampling import clip_windows
 
         return clip_windows(n_frames, self.window, self.stride, self.frames)
@@ -244,8 +245,9 @@ def prepare_features(
     device: str = "cpu",
     progress: bool = True,
 ) -> Prepared:
-    """Features ``(T, K, D)`` per video: extracted and cached (:func:`vadbench.features.load_features`) or read
-    from community files (``source`` / ``root`` / ``list``, :func:`vadbench.features_community.read_community`)."""
+    """Features ``(T, K, D)`` per video: extracted and cached (:func:`vadbench.features.load_features`) or
+    read from community files (``source`` / ``root`` / ``list``,
+    :func:`vadbench.features_community.read_community`)."""
     if is_community(options):
         from vadbench.features_community import read_community
 

@@ -215,7 +215,9 @@ def window_expansion(expand: str) -> tuple[str, int, int] | None:
     return (m.group(1).split("_")[1], int(m.group(2)), int(m.group(3))) if m else None
 
 
-def expand_windows(scores: Any, n_frames: int, window: int, stride: int, mode: str = "mean", video: str = "?") -> Any:
+def expand_windows(
+    scores: Any, n_frames: int, window: int, stride: int, mode: str = "mean", video: str = "?"
+) -> Any:
     """Window scores to ``n_frames`` frame scores: each frame gets the mean (or max) of the windows that cover
     it (windows of :func:`vadbench.video.sampling.clip_windows`).
 
@@ -332,7 +334,7 @@ class Protocol:
             )
         if (window_expansion(self.expand) is not None) != (self.unit == "clip"):
             raise ConfigError(
-                f"protocol: unit=clip goes with expand=window_mean(W,S) or window_max(W,S) and only with them; "
+                f"protocol: unit=clip goes with expand=window_mean(W,S) or window_max(W,S), only with them; "
                 f"got unit={self.unit}, expand={self.expand}"
             )
         if self.border == "liu2018" and self.normalise != "none":
@@ -843,7 +845,7 @@ def default_protocol(
     table = DEFAULT_PROTOCOLS.get(dataset)
     if table is None:
         raise ConfigError(
-            f"no default protocol for dataset {dataset!r}; give one with --protocol or in the method's preset "
+            f"no default protocol for dataset {dataset!r}; give one with --protocol or in the method preset "
             f"(datasets with defaults: {', '.join(sorted(DEFAULT_PROTOCOLS))})"
         )
     base = Protocol.from_string(table.get(supervision, table["*"]))

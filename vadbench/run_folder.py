@@ -2,8 +2,8 @@
 
 Files: ``config.yaml`` (the resolved config + identity), ``state.json`` (which stages are done), the fitted
 method (``checkpoint.safetensors`` + ``checkpoint.state.json``), ``work/`` (the method's resumable training
-state), ``scores.npz`` (headline scores per video), ``outputs.npz`` (every output per video), ``metrics.json``,
-``row.json``, ``error.txt`` (a failed run), ``report.html`` + ``plots/``.
+state), ``scores.npz`` (headline scores per video), ``outputs.npz`` (every output per video),
+``metrics.json``, ``row.json``, ``error.txt`` (a failed run), ``report.html`` + ``plots/``.
 
 Example:
     >>> import tempfile

@@ -49,6 +49,9 @@ __all__ = ["DEFAULT_PROTOCOLS", "RunResult", "resolve_device", "run", "grid", "r
 
 _jsonable = jsonable
 
+#: ``--preset none``: the code defaults and the default protocol, even where a default preset exists.
+NO_PRESET = "none"
+
 
 @dataclass
 class RunResult:
@@ -140,11 +143,13 @@ def _dataset_name(dataset: Any) -> str:
 def load_method_preset(method: str | type, dataset: str, preset: str | None) -> dict[str, Any]:
     """The preset of the method's ``metafile.yaml`` for ``dataset`` (:func:`vadbench.methods.presets.
     load_preset`; ``preset=None`` takes the dataset's default preset). Empty when the method has no metafile
-    or no preset for that dataset and none was asked for (the run then uses the code defaults and the
-    dataset's default protocol for the method's unit).
+    or no preset for that dataset and none was asked for, or when ``preset="none"`` (:data:`NO_PRESET`): the
+    run then uses the code defaults and the dataset's default protocol for the method's unit.
     """
     from vadbench.methods import presets as presets_mod
 
+    if preset == NO_PRESET:
+        return {}
     if not presets_mod.metafile_path(method).is_file():
         if preset is not None:
             raise ConfigError(
@@ -269,7 +274,8 @@ def check_unit(cls: type, protocol: Any) -> None:
     if protocol.unit != unit:
         raise ConfigError(
             f"method {cls.name!r} returns one score per {unit} (unit={unit}) but the protocol expects "
-            f"unit={protocol.unit} ({protocol}); choose a protocol for unit={unit} or leave --protocol out to "
+            f"unit={protocol.unit} ({protocol}); choose a protocol for unit={unit} or leave --protocol out "
+            f"to "
             f"use the dataset's default for this unit"
         )
 
@@ -280,6 +286,21 @@ def _feature_tail(dataset: str, gt: str) -> str:
     from vadbench.datasets.conventions import length_rule
 
     return "drop" if length_rule(dataset, gt) == "16T" else "pad"
+
+
+def _feature_crops(rule: str) -> str:
+    """The crop mode that fits a protocol's crop rule when none is asked for: ``meanN`` -> the mode with N
+    crops, ``crop:k`` -> the smallest mode with more than k crops, ``none`` -> ``center``."""
+    from vadbench.video.crops import CROP_COUNTS
+
+    by_count = sorted(CROP_COUNTS.items(), key=lambda kv: kv[1])
+    if rule.startswith("mean"):
+        want = int(rule[4:])
+        return next((mode for mode, n in by_count if n == want), "10crop")
+    if rule.startswith("crop:"):
+        k = int(rule.split(":")[1])
+        return next((mode for mode, n in by_count if n > k), "10crop")
+    return "center"
 
 
 def resolve_inputs(
@@ -306,6 +327,7 @@ def resolve_inputs(
 
         options = {k: v for k, v in options.items() if k not in inputs_mod.COMMUNITY_KEYS}
         options.setdefault("tail", _feature_tail(ds_name, proto.gt))
+        options.setdefault("crops", _feature_crops(proto.crops))
         import dataclasses
 
         spec = FeatureSpec.from_dict(options)
@@ -423,7 +445,7 @@ def resolve_config(
         "dataset": ds_name,
         "dataset_kwargs": dict(data.get("dataset") or {}),
         "root": str(root) if root is not None else None,
-        "preset": data.get("preset", preset),
+        "preset": data.get("preset", None if preset == NO_PRESET else preset),
         "protocol": str(proto),
         "inputs": {kind: input_options},
         "features": input_options if kind == "features" else None,
@@ -566,7 +588,7 @@ def score_videos(
                 if sc.ndim != 1 or not np.all(np.isfinite(sc)) or (want is not None and sc.shape[0] != want):
                     raise VadbenchError(
                         f"method {method.name!r} returned scores of shape {sc.shape} for video {video!r} "
-                        f"(crop {getattr(s, 'crop', 0)}); expected a finite ({want if want else 'T'},) vector, "
+                        f"(crop {getattr(s, 'crop', 0)}); expected a finite ({want or 'T'},) vector, "
                         f"one score per {unit}"
                     )
             for key in outs[0]:
@@ -587,7 +609,8 @@ def _evaluate_outputs(
     video_labels: Mapping[str, int],
     headline: str,
 ) -> dict[str, dict[str, Any]]:
-    """Protocol metrics of every 1-D output shaped like the headline (the protocol applied once per output)."""
+    """Protocol metrics of every 1-D output shaped like the headline (the protocol applied once per
+    output)."""
     from vadbench.protocol import evaluate_protocol
 
     out: dict[str, dict[str, Any]] = {}
@@ -595,7 +618,7 @@ def _evaluate_outputs(
         if set(per_video) != set(scores):
             continue
         if all(
-            per_video[v].ndim == scores[v].ndim and per_video[v].shape[0] == scores[v].shape[0]
+            np.shape(per_video[v]) == np.shape(scores[v])  # (T,) or (T, crops); not (T, C) class outputs
             for v in scores
         ):
             out[key] = dict(evaluate_protocol(protocol, per_video, labels, video_labels=video_labels))
@@ -841,8 +864,6 @@ def fit_or_resume(plan: Plan, inputs: Inputs, *, select_on_test: bool) -> tuple[
     m.progress = plan.progress
     state = folder.state()
     if state.get("fitted") and folder.checkpoint.is_file():
-        if not inputs.train_samples:
-            pass
         _build_for_load(m, inputs)
         m.load(folder.checkpoint)
         _log(plan.progress, f"resumed the fitted model from {folder.checkpoint}")

@@ -50,12 +50,18 @@ TINY_CONFIG: dict[str, Any] = {
     "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
 }
 
+#: ``tiny512``: the tiny towers with a 512-d output (the width of ViT-B/16's embedding), so that methods on
+#: 512-d community features (VadCLIP's CLIP csv features) can be tested without the real model.
+TINY512 = "tiny512"
+TINY_CONFIGS: dict[str, dict[str, Any]] = {TINY: TINY_CONFIG, TINY512: {**TINY_CONFIG, "embed_dim": 512}}
+
 _REGISTER_LOCK = threading.Lock()
 _registered = False
 
 
 def register_tiny() -> str:
-    """Register :data:`TINY_CONFIG` with open_clip (once per process) and return its open_clip name.
+    """Register the tiny configs (:data:`TINY_CONFIGS`) with open_clip (once per process) and return the
+    open_clip name of ``tiny``.
 
     Example:
         >>> import open_clip
@@ -70,16 +76,20 @@ def register_tiny() -> str:
 
         # open_clip only registers configs from files: write the json into a private temporary folder.
         folder = Path(tempfile.mkdtemp(prefix="vadbench-openclip-"))
-        path = folder / f"{TINY_OPEN_CLIP_NAME}.json"
-        path.write_text(json.dumps(TINY_CONFIG))
-        open_clip.add_model_config(path)
+        for name, cfg in TINY_CONFIGS.items():
+            path = folder / f"vadbench-{name}.json"
+            path.write_text(json.dumps(cfg))
+        open_clip.add_model_config(folder)
         _registered = True
     return TINY_OPEN_CLIP_NAME
 
 
 def open_clip_name(name: str) -> str:
     """The open_clip model name of a backbone name (``tiny`` -> ``vadbench-tiny``; others unchanged)."""
-    return register_tiny() if name in (TINY, TINY_OPEN_CLIP_NAME) else name
+    if name in TINY_CONFIGS or name.removeprefix("vadbench-") in TINY_CONFIGS:
+        register_tiny()
+        return f"vadbench-{name.removeprefix('vadbench-')}"
+    return name
 
 
 def _quick_gelu_for(name: str, pretrained: str | None) -> bool:
@@ -120,7 +130,8 @@ def _is_torchscript(path: Path) -> bool:
 
 def _read_local_checkpoint(path: Path) -> tuple[dict[str, Any], bool | None]:
     """``(state dict, quick_gelu recorded by the file or None)``: safetensors (metadata), a torch dict
-    (``weights_only=True``; an optional ``"quick_gelu"`` entry) or OpenAI's TorchScript release (QuickGELU)."""
+    (``weights_only=True``; an optional ``"quick_gelu"`` entry) or OpenAI's TorchScript release
+    (QuickGELU)."""
     import torch
 
     recorded: bool | None = None
@@ -219,7 +230,7 @@ def load_clip(
             local = candidate
         else:
             tag = str(pretrained)
-            if oc_name == TINY_OPEN_CLIP_NAME:
+            if oc_name.removeprefix("vadbench-") in TINY_CONFIGS:
                 raise ConfigError(f"the tiny CLIP has no pretrained tag ({tag!r}); use None or a local path")
             tags = open_clip.list_pretrained_tags_by_model(oc_name)
             if tag not in tags:
@@ -236,7 +247,7 @@ def load_clip(
             raise ConfigError(
                 f"CLIP checkpoint {local}: a state dict does not record whether its towers use QuickGELU "
                 f"(OpenAI's weights) or GELU, and loading it into the wrong one gives wrong features with no "
-                f"error. Say it: quick_gelu=true for OpenAI weights (feature option --feature quick_gelu=true), "
+                f"error. Say it: quick_gelu=true for OpenAI weights (--feature quick_gelu=true), "
                 f"false otherwise, or save the model with vadbench.backbones.clip.save_clip_checkpoint"
             )
         force_quick_gelu = recorded

@@ -234,7 +234,9 @@ class HFDetector:
         local_only = os.environ.get("VADBENCH_ALLOW_DOWNLOAD", "") not in ("1", "true", "yes")
         try:
             processor = AutoImageProcessor.from_pretrained(str(name_or_path), local_files_only=local_only)
-            model = AutoModelForObjectDetection.from_pretrained(str(name_or_path), local_files_only=local_only)
+            model = AutoModelForObjectDetection.from_pretrained(
+                str(name_or_path), local_files_only=local_only
+            )
         except OSError as err:
             how = (
                 f"download it once where there is network (huggingface-cli download {name_or_path}, or run "

@@ -77,7 +77,10 @@ def register(apps: dict[str, typer.Typer]) -> None:
             typer.Option("--root", help="Dataset root (default: $VADBENCH_DATA/<name> or the card)."),
         ] = None,
         preset: Annotated[
-            str | None, typer.Option("--preset", "-p", help="Preset of the method's metafile.yaml.")
+            str | None,
+            typer.Option(
+                "--preset", "-p", help="Preset of the method's metafile.yaml (none: the code defaults)."
+            ),
         ] = None,
         device: Annotated[str, typer.Option(help="auto, cpu or cuda[:i].")] = "auto",
         seed: Annotated[int | None, typer.Option(help="Seed (default: the preset's, else 0).")] = None,
@@ -97,13 +100,14 @@ def register(apps: dict[str, typer.Typer]) -> None:
             list[str] | None,
             typer.Option(
                 "--feature",
-                help="Feature option key=value: a FeatureSpec field (tail=pad, crops=center) or community files "
+                help="Feature option key=value: a FeatureSpec field (tail=pad, crops=center) or community "
+                "files "
                 "(source=rtfm-i3d|deepmil-i3d|xd-i3d|xd-vggish|vadclip-clip, root=DIR, list=FILE).",
             ),
         ] = None,
         tracks: Annotated[
             list[str] | None,
-            typer.Option("--tracks", help="Tracks option key=value (preset=bgsub, detector.threshold=30, ...)."),
+            typer.Option("--tracks", help="Tracks option key=value (preset=bgsub, detector.threshold=30)."),
         ] = None,
         clips: Annotated[
             list[str] | None,

@@ -183,9 +183,9 @@ def get(dataset: str, name: str) -> Convention:
 
 
 def length_rule(dataset: str, name: str) -> str:
-    """What fixes the label length of convention ``name`` on ``dataset`` (``n``, ``16T``, ``16ceil``, ``mask``,
-    ``mixed``); a dataset without its own conventions (the synthetic set, plugins) uses the first dataset's
-    convention of that name.
+    """What fixes the label length of convention ``name`` on ``dataset`` (``n``, ``16T``, ``16ceil``,
+    ``mask``, ``mixed``); a dataset without its own conventions (the synthetic set, plugins) uses the
+    first dataset's convention of that name.
 
     >>> length_rule("synthetic", "rtfm"), length_rule("ucf-crime", "deepmil")
     ('16ceil', '16T')

@@ -54,7 +54,7 @@ def render_markdown(tables: Sequence[BoardTable]) -> str:
     <BLANKLINE>
     | method | source | fidelity | split | protocol | selection | auc_frame | note |
     |---|---|---|---|---|---|---:|---|
-    | vadclip | paper [1] | – | test | – |  | 62.32 | protocol not comparable / variant not stated (auc_frame) |
+    | vadclip | paper [1] | – | test | – |  | 62.32 | protocol not comparable / variant not stated ...
     ...
     """
     lines = [

@@ -104,7 +104,8 @@ def _check_choices(row: dict[str, Any], where: str, err: type[Exception]) -> Non
         raise err(f"{where}: column 'status': expected one of {list(STATUSES)}, found {row['status']!r}")
     fidelity = row.get("fidelity")
     if fidelity not in (None, "") and fidelity not in FIDELITIES:
-        raise err(f"{where}: column 'fidelity': expected one of {list(FIDELITIES)} or blank, found {fidelity!r}")
+        allowed = list(FIDELITIES)
+        raise err(f"{where}: column 'fidelity': expected one of {allowed} or blank, found {fidelity!r}")
     selection = row["selection"]
     if selection not in SELECTIONS:
         raise err(f"{where}: column 'selection': expected one of {list(SELECTIONS)}, found {selection!r}")

@@ -215,10 +215,11 @@ class VadCLIP(TorchMethod):
 
     @classmethod
     def default_inputs(cls, cfg: Any) -> dict[str, dict[str, Any]]:
-        """Features of the CLIP image tower that matches the text tower (``clip_model`` / ``clip_pretrained``),
-        10 crops of 16-frame snippets averaged, as the official features."""
-        return {"features": {"backbone": cfg.clip_model, "pretrained": cfg.clip_pretrained, "crops": "10crop",
-                             "snippet": 16, "reduce": "mean", "quick_gelu": cfg.clip_quick_gelu}}
+        """Features of the CLIP image tower that matches the text tower (``clip_model`` /
+        ``clip_pretrained``), 16-frame snippets averaged, as the official features (the crops follow the
+        protocol's crop rule: 10 for UCF-Crime, 5 for XD-Violence)."""
+        return {"features": {"backbone": cfg.clip_model, "pretrained": cfg.clip_pretrained, "snippet": 16,
+                             "reduce": "mean", "quick_gelu": cfg.clip_quick_gelu}}
 
     # -- properties ------------------------------------------------------------------------------------------
     @property
