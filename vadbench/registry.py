@@ -114,6 +114,7 @@ METHODS.add("position", "vadbench.methods.baselines.position:PositionScores")
 METHODS.add("frame-diff", "vadbench.methods.baselines.frame_diff:FrameDiff")
 METHODS.add("knn", "vadbench.methods.baselines.knn:KNN")
 METHODS.add("mil", "vadbench.methods.baselines.mil:MIL")
+METHODS.add("copra", "vadbench.methods.copra:Copra")
 
 BACKBONES.add("clip", "vadbench.backbones.clip:load_clip")
 BACKBONES.add("vlm", "vadbench.backbones.vlm:VLM")

@@ -130,18 +130,22 @@ class VLM:
         spec = VLM_PRESETS.get(str(name_or_path))
         model_id = spec["model"] if spec else str(name_or_path)
         family = family or (spec["family"] if spec else None)
+        # offline only: a Hugging Face id that is not in the local cache fails at once, no download or retries
+        offline = {"local_files_only": True}
         try:
-            processor = transformers.AutoProcessor.from_pretrained(model_id)
+            processor = transformers.AutoProcessor.from_pretrained(model_id, **offline)
             if family is None:
-                mt = transformers.AutoConfig.from_pretrained(model_id).model_type
+                mt = transformers.AutoConfig.from_pretrained(model_id, **offline).model_type
                 family = "blip2" if mt in ("blip-2", "blip_2") else "chat"
             cls_ = (transformers.Blip2ForConditionalGeneration if family == "blip2"
                     else transformers.AutoModelForImageTextToText)
-            model = cls_.from_pretrained(model_id, **({"dtype": dtype} if dtype is not None else {}))
-        except OSError as err:
+            model = cls_.from_pretrained(model_id, **offline,
+                                         **({"dtype": dtype} if dtype is not None else {}))
+        except (OSError, ValueError) as err:
             raise ConfigError(
                 f"could not load the VLM {model_id!r} (a preset {sorted(VLM_PRESETS)}, a Hugging Face id "
-                f"or a local folder with config, weights and processor files): {err}"
+                f"already in the local Hugging Face cache - nothing is downloaded - or a local folder with "
+                f"config, weights and processor files): {err}"
             ) from err
         return cls(model, processor, family=family, device=device, **kwargs)
 
@@ -310,11 +314,11 @@ TINY_WORDS = (
     "yes no the a an person people in picture what is of pose behavior or action does look like question "
     "answer describe image : ? . , walking running standing sitting fighting user assistant system you are "
     "video surveillance analyst this clip show anomalous event such as shooting robbery explosion road "
-    "accident vandalism with"
+    "accident vandalism with think first then inside"
 ).split()
 _TINY_SPECIALS = ["[PAD]", "[UNK]", "<s>", "</s>", "<image>", "<|im_start|>", "<|im_end|>",
                   "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>", "<answer>",
-                  "</answer>"]
+                  "</answer>", "<think>", "</think>"]
 _TINY_CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
     "{% if message['content'] is string %}{{ message['content'] }}{% else %}{% for c in message['content'] %}"
