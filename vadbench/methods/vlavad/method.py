@@ -222,13 +222,19 @@ class VLAVAD(Method):
         for q in cfg.questions:
             per_q[q] = {s.video: self.answers(s, q) for s in samples}
         flat = {q: [a for v in per_q[q].values() for ans in v.values() for a in ans] for q in cfg.questions}
-        for q, ans in flat.items():
-            if ans and not any(ans):
-                raise DataError(
-                    f"VLAVAD: the VLM {cfg.answerer!r} returned an empty answer for all {len(ans)} training "
-                    f"crops to {q!r}: it cannot answer the prompt format 'Question: {{q}} Answer:'"
-                )
-        self.table = AnswerTable.count(flat)
+        mute = [q for q, ans in flat.items() if not any(ans)]
+        if len(mute) == len(flat):
+            raise DataError(
+                f"VLAVAD: the VLM {cfg.answerer!r} returned an empty answer for all {len(flat[mute[0]])} "
+                f"training crops to every question ({len(mute)}): it cannot answer the prompt format "
+                f"'Question: {{q}} Answer:'"
+            )
+        if mute:
+            import warnings
+
+            warnings.warn(f"VLAVAD: the VLM gave only empty answers to {mute}; SPA ignores them",
+                          stacklevel=2)
+        self.table = AnswerTable.count({q: a for q, a in flat.items() if q not in mute})
         self.spa_scores = spa_rank(self.table, cfg.spa_k)
         ranked = [q for q, _ in self.spa_scores]
         self.selected = ranked[:1] if cfg.spa == "select_one" else ranked
@@ -281,7 +287,7 @@ class VLAVAD(Method):
                     if cfg.grad_clip > 0:
                         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                     opt.step()
-                    total += float(loss) * len(batch)
+                    total += float(loss.detach()) * len(batch)
                     count += len(batch)
                 self.history.append(total / count)
                 if not math.isfinite(self.history[-1]):
