@@ -100,6 +100,7 @@ def load_preset(method: str, dataset: str, preset: str | None = None) -> dict[st
         "protocol": body.get("protocol"),
         "protocol_overrides": body.get("protocol_overrides") or {},
         "features": body.get("features") or {},
+        "tracks": body.get("tracks") or {},
         "dataset": body.get("dataset") or {},
         "seed": int(body.get("seed", 0)),
         "notes": body.get("notes", ""),

@@ -192,13 +192,14 @@ class TextEmbedder:
 
 
 def load_answerer(name: str, *, device: str = "cpu", seed: int = 0) -> Any:
-    """The VLM named ``name``: ``tiny-blip2`` (random tiny BLIP-2, for plumbing tests), ``world-vlm`` (the
+    """The VLM named ``name``: ``tiny-blip2[:<seed>]`` (random tiny BLIP-2, for plumbing), ``world-vlm`` (the
     suite's synthetic-world VLM, when installed) or a BLIP-2 preset / Hugging Face id / local folder. A hub id
     that is not in the local cache fails at once with a clear error (no download is attempted offline)."""
     from vadbench.backbones import vlm as vlm_mod
 
-    if name == "tiny-blip2":
-        return vlm_mod.tiny_vlm("blip2", seed=seed, device=device)
+    if name == "tiny-blip2" or name.startswith("tiny-blip2:"):  # "tiny-blip2:<weights seed>"
+        wseed = int(name.split(":", 1)[1]) if ":" in name else seed
+        return vlm_mod.tiny_vlm("blip2", seed=wseed, device=device)
     if name == "world-vlm":
         loader = getattr(vlm_mod, "load_world_vlm", None)
         if loader is None:
