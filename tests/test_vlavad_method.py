@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from vadbench.errors import ConfigError, DataError
-from vadbench.methods.base import TracksSample
+from vadbench.methods.base import TracksSample, unlabelled
 from vadbench.methods.vlavad.answers import PROMPT_POOL, AnswerCache, normalise_answer
 from vadbench.methods.vlavad.method import VLAVAD
 from vadbench.tracks import Track
@@ -80,7 +80,7 @@ def test_scripted_answers_drive_static_score_and_cache(videos, one_torch_thread)
     assert m.selected == [PROMPT_POOL[0]]  # the pose answers are the most concentrated
     assert m.table.counts[PROMPT_POOL[0]] == {"walking": 50}  # normalised, one answer per crop
     calls = m.answerer.calls
-    out = m.score_outputs(test)
+    out = m.score_outputs(unlabelled(test))  # a test copy: reading its label raises
     assert set(out) == {"score", "static", "temporal"} and all(len(v) == 30 for v in out.values())
     np.testing.assert_allclose(out["static"][:25], 1.0)  # "running" never seen in training
     np.testing.assert_allclose(out["static"][25:], 0.0)  # frames without objects: declared 0
@@ -121,7 +121,7 @@ def test_tiny_blip2_plumbing_save_load_and_knn(videos, tmp_path, one_torch_threa
         m.fit(train)
     assert m.vlm_id.startswith("sha-")
     assert m.width == 64  # read from the tiny CLIP text tower
-    assert len(m.history) == 2 and np.isfinite(m.history).all()
+    assert len(m.history) == 2 and all(np.isfinite(h["loss"]) for h in m.history)
     out = m.score_outputs(test)
     assert np.isfinite(out["score"]).all() and out["score"].shape == (30,)
     assert (out["temporal"][4:25] > 0).all() and (out["temporal"][:4] == 0).all()
@@ -140,10 +140,12 @@ def test_tiny_blip2_plumbing_save_load_and_knn(videos, tmp_path, one_torch_threa
 
 def test_errors(videos, tmp_path):
     train, _ = videos
-    with pytest.raises(ConfigError, match="unknown VLAVAD option"):
+    with pytest.raises(ConfigError, match="unknown option\\(s\\) lambda"):
         VLAVAD({"lambda": 0.1})
-    with pytest.raises(ConfigError, match="temporal_model='lstm'"):
+    with pytest.raises(ConfigError, match="temporal_model must be one of"):
         VLAVAD({"temporal_model": "lstm"})
+    with pytest.raises(ConfigError, match="window_in must be an integer >= 1"):
+        VLAVAD({"window_in": 0})
     with pytest.raises(ConfigError, match="leave no score"):
         VLAVAD({"temporal_model": "none", "static_source": "none"})
     with pytest.raises(DataError, match="no object track in the training set"):
@@ -189,3 +191,20 @@ def test_normalisation_and_cache_key(tmp_path):
     a.put("v/1", "k1", {3: ["x", "y"]})
     assert a.get("v/1", "k1") == {3: ["x", "y"]}
     assert a.get("v/1", "other-tracks") is None and b.get("v/1", "k1") is None
+
+
+def test_answer_every_asks_fewer_crops_and_fills_the_rest(videos):
+    from vadbench.methods.vlavad.answers import answer_tracks
+
+    train, _ = videos
+    track = train[0].tracks[0]
+
+    class Counting(ScriptedAnswerer):
+        def answer(self, images, question, **kw):
+            self.calls += len(images)
+            return [f"crop {i}" for i in range(len(images))]
+
+    vlm = Counting()
+    got = answer_tracks(vlm, [track], PROMPT_POOL[0], every=4)[track.id]
+    assert vlm.calls == 7 and len(got) == 25  # crops 0, 4, ..., 24 asked
+    assert got[:9] == ["crop 0"] * 4 + ["crop 1"] * 4 + ["crop 2"]

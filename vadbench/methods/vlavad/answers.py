@@ -120,24 +120,39 @@ class AnswerCache:
 
 
 def answer_tracks(vlm: Any, tracks: Sequence[Any], question: str, *, max_new_tokens: int = 10,
-                  batch_size: int = 8, margin: float = 0.0, video: str = "") -> dict[int, list[str]]:
-    """Normalised answers of ``vlm`` to ``question`` for every crop of every track of one video (greedy)."""
+                  batch_size: int = 8, margin: float = 0.0, every: int = 1,
+                  video: str = "") -> dict[int, list[str]]:
+    """Normalised answers of ``vlm`` to ``question`` for every crop of every track of one video (greedy).
+    ``every`` > 1 asks only crops 0, k, 2k, ... of each track; the crops between take the answer of the last
+    asked one."""
     from vadbench.tracks import crop_tracks
 
     if not tracks:
         return {}
-    crops = crop_tracks(tracks, margin=margin)
+    asked = [t if every == 1 else _every(t, every) for t in tracks]
+    crops = crop_tracks(asked, margin=margin)
     ids = [t.id for t in tracks]
     flat = [c for tid in ids for c in crops[tid]]
     raw = vlm.answer(flat, question, max_new_tokens=max_new_tokens, do_sample=False, batch_size=batch_size)
     if len(raw) != len(flat):
         raise DataError(f"video {video!r}: the VLM returned {len(raw)} answers for {len(flat)} crops")
     out, k = {}, 0
-    for tid in ids:
-        n = len(crops[tid])
-        out[tid] = [normalise_answer(a) for a in raw[k : k + n]]
+    for t in tracks:
+        n = len(crops[t.id])
+        got = [normalise_answer(a) for a in raw[k : k + n]]
+        out[t.id] = [got[i // every] for i in range(len(t))]
         k += n
     return out
+
+
+def _every(track: Any, k: int) -> Any:
+    """The track restricted to its crops 0, k, 2k, ..."""
+    import dataclasses
+
+    sel = slice(None, None, k)
+    det = None if track.det_boxes is None else track.det_boxes[sel]
+    return dataclasses.replace(track, frames=track.frames[sel], boxes=track.boxes[sel],
+                               scores=track.scores[sel], det_boxes=det)
 
 
 def check_prompt_format(vlm: Any, prompt_format: str) -> None:

@@ -16,13 +16,10 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -40,8 +37,6 @@ from vadbench.methods.vlavad.answers import (
     vlm_weights_id,
 )
 from vadbench.methods.vlavad.scores import (
-    STATIC_FLOORS,
-    STATIC_FREQUENCIES,
     AnswerTable,
     frame_max,
     fuse,
@@ -50,86 +45,65 @@ from vadbench.methods.vlavad.scores import (
     temporal_errors,
 )
 
-CHOICES: dict[str, tuple[Any, ...]] = {
-    "prompt_format": ("blip2",),
-    "spa": ("select_one", "all"),
-    "static_floor": STATIC_FLOORS,
-    "static_frequency": STATIC_FREQUENCIES,
-    "static_source": ("spa", "knn", "none"),
-    "temporal_model": ("s3m", "gru", "transformer", "none"),
-    "optimizer": ("sgd", "adam"),
-    "horizon": ("first", "all"),
-}
+_POSITIVE_INTS = ("max_new_tokens", "spa_k", "knn_k", "n_layers", "window_in", "window_out", "batch_size",
+                  "epochs", "vlm_batch_size", "knn_max_train", "answer_every", "d_state", "expand", "d_conv")
+_NON_NEGATIVE = ("lr", "lam", "grad_clip", "momentum", "crop_margin", "empty_frame_score")
 
 
 @dataclass(frozen=True)
 class VLAVADConfig:
-    """Every option with its default (spec section 8; ``[r]`` = reconstruction, see the card)."""
+    """Every option with its default (spec section 8; ``[r]`` = reconstruction, see the card).
 
-    answerer: str = "blip2-opt-2.7b"  # [paper] BLIP-2 ViT-g OPT-2.7B; "world-vlm", "tiny-blip2"
+    >>> VLAVADConfig(temporal_model="gru").temporal_model
+    'gru'
+    """
+
+    answerer: str = "blip2-opt-2.7b"  # [paper] BLIP-2 ViT-g OPT-2.7B; "world-vlm", "tiny-blip2[:seed]"
     questions: tuple[str, ...] = PROMPT_POOL  # [paper]
-    prompt_format: str = "blip2"  # [r] "Question: {q} Answer:"
+    prompt_format: Literal["blip2"] = "blip2"  # [r] "Question: {q} Answer:"
     max_new_tokens: int = 10  # [r] greedy
     vlm_batch_size: int = 8
+    answer_every: int = 1  # [extension] ask every k-th crop of a track; 1 = every crop (paper)
     crop_margin: float = 0.0  # [r]
     text_encoder: str = "ViT-B-32"  # [r] CLIP ViT-B/32 text tower
     text_pretrained: str | None = "openai"
-    spa: str = "select_one"  # [paper] one question
+    spa: Literal["select_one", "all"] = "select_one"  # [paper] one question
     spa_k: int = 10  # [unknown] k of F_topk
-    static_source: str = "spa"  # Table 2: "knn" (CLIP image features), "none" (A_t only)
-    static_floor: str = "plus_one"  # [r] 1 / (f + 1)
-    static_frequency: str = "count"
+    static_source: Literal["spa", "knn", "none"] = "spa"  # Table 2: knn (CLIP image), none (A_t only)
+    static_floor: Literal["plus_one", "zero_is_one"] = "plus_one"  # [r] 1 / (f + 1)
+    static_frequency: Literal["count", "relative"] = "count"
     knn_k: int = 1  # [r] kNN ablation: distance to the k-th nearest normal crop
     knn_max_train: int = 20000  # [r] training crops kept for the kNN bank (evenly subsampled)
-    temporal_model: str = "s3m"  # Table 2: "gru", "transformer", "none" (A_s only)
+    temporal_model: Literal["s3m", "gru", "transformer", "none"] = "s3m"  # Table 2 ablations
     n_layers: int = 3  # [paper]
     d_state: int = 16  # [r]
     expand: int = 2  # [r]
     d_conv: int = 4  # [r]
     window_in: int = 10  # [paper] Ped2 / Avenue; 20 ShanghaiTech
     window_out: int = 2  # [paper] Ped2 / Avenue; 4 ShanghaiTech
-    optimizer: str = "sgd"  # [r] SGD momentum 0.9 at the printed rate
+    optimizer: Literal["sgd", "adam"] = "sgd"  # [r] SGD momentum 0.9 at the printed rate
     lr: float = 0.5  # [paper] Ped2 / Avenue; 0.05 ShanghaiTech
     momentum: float = 0.9
     batch_size: int = 256  # [r]
     epochs: int = 20  # [r]
     grad_clip: float = 1.0  # [r]
-    horizon: str = "first"  # [r]
+    horizon: Literal["first", "all"] = "first"  # [r]
     lam: float = 0.1  # [paper] lambda
     empty_frame_score: float = 0.0  # [r] frames without objects
 
-
-def validate_config(config: Mapping[str, Any] | None) -> VLAVADConfig:
-    """The :class:`VLAVADConfig` of ``config``; unknown keys, bad choices and bad numbers raise ConfigError.
-
-    >>> validate_config({"temporal_model": "gru"}).temporal_model
-    'gru'
-    """
-    fields = {f.name: f for f in dataclasses.fields(VLAVADConfig)}
-    given = dict(config or {})
-    unknown = sorted(set(given) - set(fields))
-    if unknown:
-        raise ConfigError(f"unknown VLAVAD option(s) {unknown}; known: {', '.join(sorted(fields))}")
-    if "questions" in given:
-        given["questions"] = tuple(given["questions"])
-    cfg = VLAVADConfig(**given)
-    for key, allowed in CHOICES.items():
-        if getattr(cfg, key) not in allowed:
-            raise ConfigError(f"VLAVAD option {key}={getattr(cfg, key)!r} is not one of {list(allowed)}")
-    for key in ("max_new_tokens", "spa_k", "knn_k", "n_layers", "window_in", "window_out", "batch_size",
-                "epochs", "vlm_batch_size", "knn_max_train"):
-        v = getattr(cfg, key)
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ConfigError(f"VLAVAD option {key} must be an integer >= 1, got {v!r}")
-    for key in ("lr", "lam", "grad_clip", "momentum", "crop_margin", "empty_frame_score"):
-        v = getattr(cfg, key)
-        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
-            raise ConfigError(f"VLAVAD option {key} must be a finite number >= 0, got {v!r}")
-    if not cfg.questions or not all(isinstance(q, str) and q for q in cfg.questions):
-        raise ConfigError("VLAVAD option questions must be a non-empty list of questions")
-    if cfg.static_source == "none" and cfg.temporal_model == "none":
-        raise ConfigError("VLAVAD: static_source='none' and temporal_model='none' leave no score")
-    return cfg
+    def __post_init__(self) -> None:
+        for key in _POSITIVE_INTS:
+            v = getattr(self, key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"option {key} must be an integer >= 1, got {v!r}")
+        for key in _NON_NEGATIVE:
+            v = getattr(self, key)
+            if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+                raise ConfigError(f"option {key} must be a finite number >= 0, got {v!r}")
+        if not self.questions or not all(isinstance(q, str) and q for q in self.questions):
+            raise ConfigError("option questions must be a non-empty list of questions")
+        if self.static_source == "none" and self.temporal_model == "none":
+            raise ConfigError("static_source='none' and temporal_model='none' leave no score")
 
 
 class VLAVAD(Method):
@@ -140,15 +114,21 @@ class VLAVAD(Method):
     supervision = "semi"
     input_kind = "tracks"
     unit = "frame"
-    fidelity: ClassVar[str] = "reconstruction"
-    Config: ClassVar[type] = VLAVADConfig
-    headline: ClassVar[str] = "score"
+    fidelity = "reconstruction"
+    Config = VLAVADConfig
+    headline = "score"
+
+    @classmethod
+    def contract_config(cls) -> dict[str, Any]:
+        """Seconds on the tiny synthetic set: random tiny BLIP-2 (weights seed 3 emits words), one question
+        asked every 8th crop, tiny CLIP text tower, one S3M block, one epoch."""
+        return {"answerer": "tiny-blip2:3", "questions": [PROMPT_POOL[0]], "answer_every": 8,
+                "text_encoder": "tiny", "text_pretrained": None, "window_in": 4, "window_out": 2,
+                "n_layers": 1, "epochs": 1, "optimizer": "adam", "lr": 1e-3, "batch_size": 64}
 
     def __init__(self, config: Mapping[str, Any] | None = None, *, device: str = "cpu",
                  seed: int = 0) -> None:
-        self.cfg = validate_config(config)
-        super().__init__(dataclasses.asdict(self.cfg), device=device, seed=seed)
-        self.progress = True
+        super().__init__(config, device=device, seed=seed)
         self.answerer: Any = None  # set by the caller to reuse a loaded VLM; loaded lazily otherwise
         self.embedder: TextEmbedder | None = None
         self.table: AnswerTable | None = None
@@ -157,7 +137,6 @@ class VLAVAD(Method):
         self.predictor: Any = None
         self.width: int | None = None
         self.knn_bank: np.ndarray | None = None
-        self.history: list[float] = []
         self._caches: dict[str, AnswerCache] = {}
         self.vlm_id: str | None = None
 
@@ -180,6 +159,7 @@ class VLAVAD(Method):
             key = {
                 "vlm": self.vlm_id, "question": question, "prompt_format": self.cfg.prompt_format,
                 "decoding": {"greedy": True, "max_new_tokens": self.cfg.max_new_tokens},
+                "answer_every": self.cfg.answer_every,
                 "normalisation": NORMALISATION, "crop": {"which": "boxes", "margin": self.cfg.crop_margin},
             }
             self._caches[question] = AnswerCache(key)
@@ -196,7 +176,7 @@ class VLAVAD(Method):
         if got is None or set(got) != {t.id for t in tracks}:
             got = answer_tracks(self._vlm(), tracks, question, max_new_tokens=self.cfg.max_new_tokens,
                                 batch_size=self.cfg.vlm_batch_size, margin=self.cfg.crop_margin,
-                                video=sample.video)
+                                every=self.cfg.answer_every, video=sample.video)
             cache.put(sample.video, tkey, got)
         return got
 
@@ -275,7 +255,7 @@ class VLAVAD(Method):
             gen = torch.Generator().manual_seed(self.seed)
             model.train()
             self.history = []
-            for _epoch in range(cfg.epochs):
+            for epoch in range(cfg.epochs):
                 perm = torch.randperm(len(data), generator=gen)
                 total, count = 0.0, 0
                 for start in range(0, len(data), cfg.batch_size):
@@ -289,9 +269,9 @@ class VLAVAD(Method):
                     opt.step()
                     total += float(loss.detach()) * len(batch)
                     count += len(batch)
-                self.history.append(total / count)
-                if not math.isfinite(self.history[-1]):
-                    raise DataError(f"VLAVAD: the temporal model's loss diverged at epoch {_epoch} "
+                self.history.append({"epoch": epoch, "loss": total / count, "windows": len(data)})
+                if not math.isfinite(total):
+                    raise DataError(f"VLAVAD: the temporal model's loss diverged at epoch {epoch} "
                                     f"(lr {cfg.lr}, optimizer {cfg.optimizer})")
         self.predictor = model.eval()
 
@@ -397,8 +377,6 @@ class VLAVAD(Method):
             out.update({f"predictor.{k}": v for k, v in self.predictor.state_dict().items()})
         if self.knn_bank is not None:
             out["knn_bank"] = torch.from_numpy(self.knn_bank)
-        if not out:  # safetensors needs one tensor; a marker keeps the file valid
-            out["_empty"] = torch.zeros(1)
         return out
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -406,19 +384,26 @@ class VLAVAD(Method):
 
         if "knn_bank" in state:
             self.knn_bank = np.asarray(state["knn_bank"], np.float32)
-        pred = {k.removeprefix("predictor."): v for k, v in state.items() if k.startswith("predictor.")}
-        if pred:
-            if self.width is None:
-                raise ConfigError("VLAVAD: load the extra state (state.json) before the weights")
-            model = self._build_predictor(self.width)
-            model.load_state_dict({k: torch.as_tensor(v) for k, v in pred.items()})
-            self.predictor = model.to(self.device).eval()
+        pred = {k.removeprefix("predictor."): torch.as_tensor(v) for k, v in state.items()
+                if k.startswith("predictor.")}
+        self._pending_predictor = pred or None
+        self._restore_predictor()
+
+    def _restore_predictor(self) -> None:
+        """Build the predictor from loaded weights once the width (JSON state) is known too."""
+        pred = getattr(self, "_pending_predictor", None)
+        if pred is None or self.width is None:
+            return
+        model = self._build_predictor(self.width)
+        model.load_state_dict(pred)
+        self.predictor = model.to(self.device).eval()
+        self._pending_predictor = None
 
     def extra_state(self) -> dict[str, Any]:
         """JSON state: the answer table, the SPA ranking and selection, the embedding width, the VLM id."""
         self._check_fitted()
         return {"table": self.table.to_json(), "spa_scores": self.spa_scores, "selected": self.selected,
-                "width": self.width, "vlm": self.vlm_id, "config": self.config}
+                "width": self.width, "vlm": self.vlm_id}
 
     def load_extra_state(self, d: Mapping[str, Any]) -> None:
         if "table" not in d or not d["table"].get("counts"):
@@ -428,21 +413,4 @@ class VLAVAD(Method):
         self.selected = list(d["selected"])
         self.width = d.get("width")
         self.vlm_id = d.get("vlm")
-
-    if not hasattr(Method, "extra_state"):  # until the platform's base class saves both files
-
-        def save(self, path: str | Path) -> Path:
-            from vadbench.datasets._io import atomic_write_bytes
-
-            path = super().save(path)
-            text = json.dumps(self.extra_state(), indent=1)
-            atomic_write_bytes(path.with_name("state.json"), text.encode())
-            return path
-
-        def load(self, path: str | Path) -> VLAVAD:
-            from safetensors.torch import load_file
-
-            path = Path(path)
-            self.load_extra_state(json.loads(path.with_name("state.json").read_text()))
-            self.load_state_dict(dict(load_file(str(path))))
-            return self
+        self._restore_predictor()
