@@ -172,7 +172,7 @@ def test_errors(videos, tmp_path):
 
     m = VLAVAD({**TINY, "answerer": "scripted"})
     m.answerer = Chat()
-    with pytest.raises(ConfigError, match="needs a BLIP-2-style VLM"):
+    with pytest.raises(ConfigError, match="needs a blip2-family VLM"):
         m.fit(train)
     with pytest.raises(ConfigError, match="could not load the VLM 'Salesforce/blip2-opt-2.7b'"):
         VLAVAD({**TINY, "answerer": "blip2-opt-2.7b"}).fit(train)

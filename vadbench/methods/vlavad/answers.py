@@ -155,17 +155,26 @@ def _every(track: Any, k: int) -> Any:
                                scores=track.scores[sel], det_boxes=det)
 
 
+#: ``prompt_format`` -> the VLM family that can take it.
+PROMPT_FORMATS = {"blip2": "blip2", "chat": "chat"}
+
+
 def check_prompt_format(vlm: Any, prompt_format: str) -> None:
-    """Refuse a VLM that cannot take the prompt format: ``blip2`` ("Question: {q} Answer:") needs a BLIP-2
-    family model (or an answerer that declares ``family = "blip2"``)."""
-    family = getattr(vlm, "family", None)
-    if prompt_format == "blip2" and family != "blip2":
-        raise ConfigError(
-            f"VLAVAD's prompt format 'Question: {{q}} Answer:' needs a BLIP-2-style VLM; the answerer "
-            f"{type(vlm).__name__} has family {family!r}"
-        )
+    """Refuse a VLM that cannot take the prompt format: ``blip2`` ("Question: {q} Answer:", VLAVAD's
+    [reconstruction]) needs a BLIP-2-family model, ``chat`` (the question as the user turn of the model's chat
+    template, e.g. ``world-vlm``) a chat-family model."""
+    if prompt_format not in PROMPT_FORMATS:
+        raise ConfigError(f"unknown prompt format {prompt_format!r}; known: {', '.join(PROMPT_FORMATS)}")
     if not callable(getattr(vlm, "answer", None)):
         raise ConfigError(f"the answerer {type(vlm).__name__} has no answer(images, question, ...) method")
+    family = getattr(vlm, "family", None)
+    if family != PROMPT_FORMATS[prompt_format]:
+        shown = "'Question: {q} Answer:'" if prompt_format == "blip2" else "a chat template"
+        need = PROMPT_FORMATS[prompt_format]
+        raise ConfigError(
+            f"VLAVAD's prompt format {prompt_format!r} ({shown}) needs a {need}-family VLM; "
+            f"the answerer {type(vlm).__name__} has family {family!r}"
+        )
 
 
 class TextEmbedder:
@@ -215,10 +224,4 @@ def load_answerer(name: str, *, device: str = "cpu", seed: int = 0) -> Any:
     if name == "tiny-blip2" or name.startswith("tiny-blip2:"):  # "tiny-blip2:<weights seed>"
         wseed = int(name.split(":", 1)[1]) if ":" in name else seed
         return vlm_mod.tiny_vlm("blip2", seed=wseed, device=device)
-    if name == "world-vlm":
-        loader = getattr(vlm_mod, "load_world_vlm", None)
-        if loader is None:
-            raise ConfigError("answerer 'world-vlm' is not available in this installation (it ships with the "
-                              "world models); use 'tiny-blip2' for plumbing or a BLIP-2 id")
-        return loader(device=device)
-    return vlm_mod.VLM.from_pretrained(name, family="blip2", device=device)
+    return vlm_mod.VLM.from_pretrained(name, device=device)  # presets, world-vlm, hub ids, folders

@@ -60,7 +60,7 @@ class VLAVADConfig:
 
     answerer: str = "blip2-opt-2.7b"  # [paper] BLIP-2 ViT-g OPT-2.7B; "world-vlm", "tiny-blip2[:seed]"
     questions: tuple[str, ...] = PROMPT_POOL  # [paper]
-    prompt_format: Literal["blip2"] = "blip2"  # [r] "Question: {q} Answer:"
+    prompt_format: Literal["blip2", "chat"] = "blip2"  # [r] "Question: {q} Answer:"; chat: world-vlm
     max_new_tokens: int = 10  # [r] greedy
     vlm_batch_size: int = 8
     answer_every: int = 1  # [extension] ask every k-th crop of a track; 1 = every crop (paper)
