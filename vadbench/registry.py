@@ -103,6 +103,12 @@ DATASETS.add("synthetic", "vadbench.datasets.synthetic:Synthetic")
 
 METHODS.add("vadclip", "vadbench.methods.vadclip:VadCLIP")
 METHODS.add("vlavad", "vadbench.methods.vlavad:VLAVAD")
+# the standard baselines (vadbench/methods/baselines/)
+METHODS.add("random", "vadbench.methods.baselines.random:RandomScores")
+METHODS.add("position", "vadbench.methods.baselines.position:PositionScores")
+METHODS.add("frame-diff", "vadbench.methods.baselines.frame_diff:FrameDiff")
+METHODS.add("knn", "vadbench.methods.baselines.knn:KNN")
+METHODS.add("mil", "vadbench.methods.baselines.mil:MIL")
 
 BACKBONES.add("clip", "vadbench.backbones.clip:load_clip")
 BACKBONES.add("vlm", "vadbench.backbones.vlm:VLM")
