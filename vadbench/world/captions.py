@@ -93,7 +93,7 @@ def answer(s: ObjectState, question: str) -> str:
 # -- yes / no questions about a short clip of whole frames -------------------------------------------------
 
 def _big(s: ObjectState) -> bool:
-    return s.visible >= 0.4 and s.box[3] - s.box[1] >= 5
+    return s.visible >= 0.4 and max(s.box[2] - s.box[0], s.box[3] - s.box[1]) >= 5
 
 
 CLIP_QUESTIONS: dict[str, Callable[[ObjectState], bool]] = {
@@ -119,9 +119,14 @@ def clip_answer(frames_states: Sequence[Sequence[ObjectState]], question: str) -
 
 
 def balanced(items: Sequence[object], keys: Sequence[str], rng: np.random.Generator, n: int) -> list:
-    """``n`` items drawn with probability inversely proportional to their key's frequency."""
+    """``n`` items drawn so that every group (the part of a key before ``|``, if any) has the same chance,
+    and within a group every key: a key is a label (``person/upright``) or ``group|label``."""
+    groups = np.asarray([k.split("|", 1)[0] if "|" in k else "" for k in keys])
     keys_a = np.asarray(keys)
-    uniq, inv, counts = np.unique(keys_a, return_inverse=True, return_counts=True)
-    w = 1.0 / counts[inv]
+    _, g_inv, g_counts = np.unique(groups, return_inverse=True, return_counts=True)
+    _, k_inv, k_counts = np.unique(keys_a, return_inverse=True, return_counts=True)
+    labels_per_group = {g: len(set(keys_a[groups == g])) for g in set(groups)}
+    n_groups = len(g_counts)
+    w = 1.0 / (n_groups * np.array([labels_per_group[g] for g in groups]) * k_counts[k_inv])
     idx = rng.choice(len(items), size=n, replace=n > len(items), p=w / w.sum())
     return [items[i] for i in idx]

@@ -21,7 +21,7 @@ import numpy as np
 from vadbench.world import captions as C
 from vadbench.world.scenes import ObjectState, WorldVideo, render_world
 
-#: Objects smaller than this (box height, px) or less visible are not cropped.
+#: Objects smaller than this (longer box side, px) or less visible are not cropped.
 MIN_BOX, MIN_VISIBLE = 7, 0.6
 #: Frame size of world renders (the generator's ``small`` preset size).
 RENDER = {"width": 128, "height": 96}
@@ -41,6 +41,11 @@ class VLMItem:
     question: str
     answer: str
     kind: str = field(default="image")  # image | track | clip
+    label: str = ""  # what training balances over (default: the answer)
+
+    @property
+    def key(self) -> str:
+        return f"{self.question}|{self.label or self.answer}"
 
 
 def resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -72,7 +77,7 @@ def videos(seeds: Iterable[int], n_frames: int) -> Iterator[WorldVideo]:
 
 
 def _croppable(s: ObjectState) -> bool:
-    return s.box[3] - s.box[1] >= MIN_BOX and s.visible >= MIN_VISIBLE
+    return max(s.box[2] - s.box[0], s.box[3] - s.box[1]) >= MIN_BOX and s.visible >= MIN_VISIBLE
 
 
 def clip_items(seeds: Iterable[int], *, n_frames: int = 48, every: int = 4, size: int = 84,
@@ -112,7 +117,9 @@ def vlm_items(seeds: Iterable[int], *, n_frames: int = 48, every: int = 6, crop_
             for s in v.states[t]:
                 if _croppable(s):
                     img = crop(v.frames[t], s.box, crop_size)
-                    out.extend(VLMItem(img, q, C.answer(s, q), "image") for q in C.CROP_QUESTIONS)
+                    label = f"{s.kind}/{s.pose}"  # look / describe have many answers: balance over content
+                    out.extend(VLMItem(img, q, C.answer(s, q), "image", label if q != C.POSE_Q else "")
+                               for q in C.CROP_QUESTIONS)
         for t, mid, seq in _track_windows(v, span, step):
             if len({C.answer(x, C.ACTION_Q) for x in seq}) > 1:  # the action changes inside the window
                 continue

@@ -239,7 +239,7 @@ def train_vlm(cfg: TrainConfig, clip_model: Any | None, log: Log = print,
     log(f"world-vlm: {len(items)} questions from {cfg.vlm_videos} videos, {len(copied)} vision tensors "
         f"from world-clip ({time.time() - t0:.0f} s)")
     groups = {k: [i for i, e in enumerate(encoded) if e.kind == k] for k in ("image", "video")}
-    keys = {k: [f"{items[i].question}/{items[i].answer}" for i in idx] for k, idx in groups.items()}
+    keys = {k: [items[i].key for i in idx] for k, idx in groups.items()}
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.vlm_lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, cfg.vlm_steps, 30))
