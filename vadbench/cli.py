@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "leaderboard",
     "datasets",
     "extract",
+    "world",
 )
 
 for _name in COMMAND_MODULES:
