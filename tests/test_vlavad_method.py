@@ -208,3 +208,17 @@ def test_answer_every_asks_fewer_crops_and_fills_the_rest(videos):
     got = answer_tracks(vlm, [track], PROMPT_POOL[0], every=4)[track.id]
     assert vlm.calls == 7 and len(got) == 25  # crops 0, 4, ..., 24 asked
     assert got[:9] == ["crop 0"] * 4 + ["crop 1"] * 4 + ["crop 2"]
+
+
+def test_prompt_formats_match_the_vlm_family():
+    from vadbench.methods.vlavad.answers import check_prompt_format
+
+    class Chat(ScriptedAnswerer):
+        family = "chat"
+
+    check_prompt_format(Chat(), "chat")
+    check_prompt_format(ScriptedAnswerer(), "blip2")
+    with pytest.raises(ConfigError, match="'chat' \\(a chat template\\) needs a chat-family VLM"):
+        check_prompt_format(ScriptedAnswerer(), "chat")
+    with pytest.raises(ConfigError, match="unknown prompt format 'llava'"):
+        check_prompt_format(ScriptedAnswerer(), "llava")
