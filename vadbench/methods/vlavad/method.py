@@ -207,7 +207,7 @@ class VLAVAD(Method):
             raise DataError(
                 f"VLAVAD: the VLM {cfg.answerer!r} returned an empty answer for all {len(flat[mute[0]])} "
                 f"training crops to every question ({len(mute)}): it cannot answer the prompt format "
-                f"'Question: {{q}} Answer:'"
+                f"{cfg.prompt_format!r}"
             )
         if mute:
             import warnings
@@ -231,21 +231,25 @@ class VLAVAD(Method):
         emb = self._embedder()
         self.width = emb.width
         need = cfg.window_in + cfg.window_out
-        windows = []
+        # the embeddings of every usable track, concatenated, and the start of every window in them: batches
+        # are gathered on the fly (materialising all windows would take L_in + p times the memory)
+        seqs, starts, offset = [], [], 0
         for s in samples:
             for t in s.tracks:
                 ans = answers[s.video][t.id]
                 if len(ans) < need:
                     continue
-                e = emb(ans)
-                idx = np.arange(len(ans) - need + 1)[:, None] + np.arange(need)[None]
-                windows.append(e[idx])
-        if not windows:
+                seqs.append(emb(ans))
+                starts.append(offset + np.arange(len(ans) - need + 1))
+                offset += len(ans)
+        if not seqs:
             raise DataError(
                 f"VLAVAD: no training track has {need} steps (window_in {cfg.window_in} + window_out "
                 f"{cfg.window_out}); the temporal model cannot be trained"
             )
-        data = torch.from_numpy(np.concatenate(windows))
+        flat = torch.from_numpy(np.concatenate(seqs))
+        window_starts = torch.from_numpy(np.concatenate(starts))
+        steps = torch.arange(need)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             model = self._build_predictor(self.width).to(self.device)
@@ -256,10 +260,11 @@ class VLAVAD(Method):
             model.train()
             self.history = []
             for epoch in range(cfg.epochs):
-                perm = torch.randperm(len(data), generator=gen)
+                perm = torch.randperm(len(window_starts), generator=gen)
                 total, count = 0.0, 0
-                for start in range(0, len(data), cfg.batch_size):
-                    batch = data[perm[start : start + cfg.batch_size]].to(self.device)
+                for start in range(0, len(perm), cfg.batch_size):
+                    rows = window_starts[perm[start : start + cfg.batch_size]]
+                    batch = flat[rows[:, None] + steps].to(self.device)
                     x, y = batch[:, : cfg.window_in], batch[:, cfg.window_in :]
                     loss = ((model(x) - y) ** 2).sum(-1).mean()
                     opt.zero_grad()
@@ -269,7 +274,7 @@ class VLAVAD(Method):
                     opt.step()
                     total += float(loss.detach()) * len(batch)
                     count += len(batch)
-                self.history.append({"epoch": epoch, "loss": total / count, "windows": len(data)})
+                self.history.append({"epoch": epoch, "loss": total / count, "windows": len(perm)})
                 if not math.isfinite(total):
                     raise DataError(f"VLAVAD: the temporal model's loss diverged at epoch {epoch} "
                                     f"(lr {cfg.lr}, optimizer {cfg.optimizer})")
