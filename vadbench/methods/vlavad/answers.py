@@ -180,7 +180,7 @@ def check_prompt_format(vlm: Any, prompt_format: str) -> None:
 class TextEmbedder:
     """L2-normalised CLIP text embeddings of answers (unique answers embedded once, in batches).
 
-    >>> emb = TextEmbedder("tiny")
+    >>> emb = TextEmbedder("tiny", None)
     >>> emb.width, emb(["standing", "walking"]).shape
     (64, (2, 64))
     """
