@@ -106,12 +106,12 @@ def eval_vlm(vlm: Any, items: Sequence[D.VLMItem], batch_size: int = 32) -> dict
     return {"accuracy": acc, "balanced": bal, "n": counts}
 
 
-def evaluate(clip: tuple[Any, Any] | None, vlm: Any | None, *, n_videos: int = 24, n_frames: int = 48,
+def evaluate(clip: tuple[Any, Any] | None, vlm: Any | None, *, n_seeds: int = 4, n_frames: int = 48,
              log: Any = print) -> dict[str, Any]:
     """The report of ``vadbench world eval``: ``{"clip": {...}, "vlm": {...}, "balanced": ..., "n": ...}``."""
     from vadbench.world.models import IMAGE_SIZE
 
-    seeds = eval_seeds(n_videos)
+    seeds = eval_seeds(n_seeds)
     out: dict[str, Any] = {"clip": {}, "vlm": {}, "balanced": {}, "n": {},
                            "eval_seeds": [seeds[0], seeds[-1]] if seeds else []}
     if clip is not None:
