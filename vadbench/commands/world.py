@@ -28,7 +28,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
                                                       "package's vadbench/world/weights).")] = None,
         threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
         smoke: Annotated[bool, typer.Option(help="A few steps only (checks the pipeline).")] = False,
-        eval_seeds: Annotated[int, typer.Option(help="Unseen world seeds (8 videos each) for the report.")] = 4,
+        eval_seeds: Annotated[int, typer.Option(help="Unseen world seeds (14 videos each) to report.")] = 2,
     ) -> None:
         """Train world-clip and world-vlm on renders of the synthetic world (CPU) and save them."""
         import json
@@ -47,7 +47,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
     @fail_on_error
     def eval_cmd(
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
-        seeds: Annotated[int, typer.Option(help="Unseen world seeds to render (8 videos each).")] = 4,
+        seeds: Annotated[int, typer.Option(help="Unseen world seeds to render (14 videos each).")] = 2,
         folder: Annotated[Path | None, typer.Option(help="Weights folder (default: shipped).")] = None,
         threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
     ) -> None:

@@ -58,9 +58,9 @@ def _states(table, n: int) -> list[list[ObjectState]]:
             "x1", "y1", "x2", "y2", "visible"]
     for t, oid, kind, colour, size, pose, action, direction, place, layout, x1, y1, x2, y2, vis in \
             table[cols].itertuples(index=False):
-        out[int(t)].append(ObjectState(int(oid), kind, colour, size, "" if pose == "vehicle" else pose, action,
-                                       direction, place, layout, (int(x1), int(y1), int(x2), int(y2)),
-                                       float(vis)))
+        pose = "" if pose == "vehicle" else pose
+        out[int(t)].append(ObjectState(int(oid), kind, colour, size, pose, action, direction, place, layout,
+                                       (int(x1), int(y1), int(x2), int(y2)), float(vis)))
     return out
 
 

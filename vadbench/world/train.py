@@ -34,12 +34,12 @@ class TrainConfig:
     """Sizes of the training run (the defaults build the shipped models)."""
 
     seed: int = 0
-    clip_seeds: int = 12  # world seeds (14 videos each)
-    clip_steps: int = 500
+    clip_seeds: int = 8  # world seeds (14 videos each)
+    clip_steps: int = 300
     clip_batch: int = 128
     clip_lr: float = 2e-3
-    vlm_seeds: int = 6
-    vlm_steps: int = 600
+    vlm_seeds: int = 4
+    vlm_steps: int = 400
     vlm_batch: int = 32
     vlm_lr: float = 2e-3
     n_frames: int = 48
@@ -263,7 +263,7 @@ def train_vlm(cfg: TrainConfig, clip_model: Any | None, log: Log = print,
     return model.eval(), processor
 
 
-def build(cfg: TrainConfig, folder: Any, log: Log = print, eval_seeds: int = 4) -> dict[str, Any]:
+def build(cfg: TrainConfig, folder: Any, log: Log = print, eval_seeds: int = 2) -> dict[str, Any]:
     """``vadbench world train``: train world-clip, then world-vlm, evaluate both on unseen seeds and save
     the weights with their manifest into ``folder``; returns the manifest."""
     import platform

@@ -22,8 +22,8 @@ from typing import Any
 KINDS = ("person", "cyclist", "vehicle")
 #: What one frame shows of a body: upright (standing or walking), lying (fallen), riding (on a bicycle).
 POSES = ("upright", "lying", "riding")
-ACTIONS = ("walking", "running", "standing", "loitering", "falling", "lying", "getting up", "riding", "driving",
-           "parked")
+ACTIONS = ("walking", "running", "standing", "loitering", "falling", "lying", "getting up", "riding",
+           "driving", "parked")
 DIRECTIONS = ("left", "right", "towards the camera", "away from the camera", "still")
 PLACES = ("walkway", "grass")
 SIZES = ("small", "medium", "large")
@@ -36,7 +36,8 @@ _EXTRA = (
     "image photo scene clip video frame person people persons cyclist cyclists vehicle vehicles car cart "
     "bicycle bike ground upright lying riding pose behavior behaviour action look like describe answer "
     "question yes no empty nobody one two three four many street walking running standing loitering falling "
-    "getting up parked driving wrong way against flow moving going camera towards away from left right still fallen over "
+    "getting up parked driving wrong way against flow moving going camera towards away from left right still "
+    "fallen over "
     "small medium large size colour color shirt wearing normal abnormal anomaly anomalous event events "
     "runner fighting shooting robbery explosion road accident vandalism such as you are surveillance "
     "analyst system user assistant show shows it its his her he she they who where which how many".split()
