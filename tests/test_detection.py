@@ -37,7 +37,7 @@ def test_typed_segments_and_map():
                              variant="vadclip_paper")
     bad = detection_metrics(_Synth(), {"probs": _probs(False)}, ["a", "b", "n"], labels, CLASSES,
                             variant="vadclip_paper")
-    assert good["map_iou@0.5"] == 100.0 and bad["map_iou_avg"] < good["map_iou_avg"]
+    assert good["map_iou@0.5"] == 1.0 and bad["map_iou_avg"] < good["map_iou_avg"]
 
 
 def test_no_metric_without_classes_segments_or_probabilities():

@@ -138,7 +138,8 @@ def test_smoke_train_save_and_load(tmp_path, one_torch_thread):
     from vadbench.world.store import load_world_clip, load_world_vlm, read_manifest
     from vadbench.world.train import TrainConfig, build
 
-    man = build(TrainConfig.smoke(clip_steps=2, vlm_steps=2), tmp_path, log=lambda m: None, eval_seeds=1)
+    man = build(TrainConfig.smoke(clip_steps=2, vlm_steps=2), tmp_path, log=lambda m: None, eval_seeds=1,
+                eval_per_question=4)
     assert set(man["models"]) == {"world-clip", "world-vlm"}
     assert read_manifest(tmp_path) == json.loads((tmp_path / "manifest.json").read_text())
     assert set(man["accuracy"]["clip"]) == {"kind", "pose", "recall@1"}

@@ -17,7 +17,7 @@ Example:
     >>> m = detection_metrics(D(), {"probs": probs}, ["v1", "v0"], {"v1": 1, "v0": 0},
     ...                       ("normal", "wrong way"), variant="vadclip_paper")
     >>> m["map_iou@0.5"]
-    100.0
+    1.0
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def typed_segments(ds: Any) -> dict[str, list[tuple[int, int, str]]] | None:
 def detection_metrics(ds: Any, outputs: Mapping[str, Mapping[str, np.ndarray]], videos: Sequence[str],
                       video_labels: Mapping[str, int], class_names: Sequence[str] | None, *,
                       repeat: int = 16, variant: str = "vadclip_code") -> dict[str, float]:
-    """mAP@IoU of the ``(T, C)`` output of a method on a dataset with typed segments; {} when not defined."""
+    """mAP@IoU (fractions, as result rows hold them) of the ``(T, C)`` output of a method on a dataset with
+    typed segments; {} when not defined."""
     from vadbench.metrics import map_iou
 
     if not class_names:
@@ -79,5 +80,6 @@ def detection_metrics(ds: Any, outputs: Mapping[str, Mapping[str, np.ndarray]], 
             gt_segments.append([[0, n]])
             gt_labels.append([class_names[0]])
         labels.append(int(video_labels.get(v, 0)))
-    return map_iou([np.asarray(probs[v]) for v in videos], gt_segments, gt_labels, list(class_names),
-                   variant=variant, repeat=repeat, video_labels=labels)
+    out = map_iou([np.asarray(probs[v]) for v in videos], gt_segments, gt_labels, list(class_names),
+                  variant=variant, repeat=repeat, video_labels=labels)
+    return {k: v / 100.0 for k, v in out.items()}  # result rows hold fractions

@@ -28,8 +28,8 @@ def register(apps: dict[str, typer.Typer]) -> None:
                                                       "package's vadbench/world/weights).")] = None,
         threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
         smoke: Annotated[bool, typer.Option(help="A few steps only (checks the pipeline).")] = False,
-        clip_steps: Annotated[int | None, typer.Option(help="world-clip steps (default: the config's).")] = None,
-        vlm_steps: Annotated[int | None, typer.Option(help="world-vlm steps (default: the config's).")] = None,
+        clip_steps: Annotated[int | None, typer.Option(help="world-clip steps (default: config).")] = None,
+        vlm_steps: Annotated[int | None, typer.Option(help="world-vlm steps (default: config).")] = None,
         eval_seeds: Annotated[int, typer.Option(help="Unseen world seeds (14 videos each) to report.")] = 2,
     ) -> None:
         """Train world-clip and world-vlm on renders of the synthetic world (CPU) and save them."""
@@ -41,7 +41,8 @@ def register(apps: dict[str, typer.Typer]) -> None:
         make = TrainConfig.smoke if smoke else TrainConfig
         steps = {k: v for k, v in (("clip_steps", clip_steps), ("vlm_steps", vlm_steps)) if v is not None}
         cfg = make(seed=seed, threads=threads, **steps)
-        man = build(cfg, out or WEIGHTS_DIR, log=typer.echo, eval_seeds=1 if smoke else eval_seeds)
+        man = build(cfg, out or WEIGHTS_DIR, log=typer.echo, eval_seeds=1 if smoke else eval_seeds,
+                    eval_per_question=8 if smoke else 240)
         typer.echo(json.dumps({"clip": man["accuracy"]["clip"], "vlm": man["accuracy"]["vlm"],
                                "train_seconds": man["training"]["train_seconds"],
                                "bytes": sum(m["bytes"] for m in man["models"].values())}, indent=1))

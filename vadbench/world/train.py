@@ -263,7 +263,8 @@ def train_vlm(cfg: TrainConfig, clip_model: Any | None, log: Log = print,
     return model.eval(), processor
 
 
-def build(cfg: TrainConfig, folder: Any, log: Log = print, eval_seeds: int = 2) -> dict[str, Any]:
+def build(cfg: TrainConfig, folder: Any, log: Log = print, eval_seeds: int = 2,
+          eval_per_question: int = 240) -> dict[str, Any]:
     """``vadbench world train``: train world-clip, then world-vlm, evaluate both on unseen seeds and save
     the weights with their manifest into ``folder``; returns the manifest."""
     import platform
@@ -282,7 +283,7 @@ def build(cfg: TrainConfig, folder: Any, log: Log = print, eval_seeds: int = 2) 
     t_train = time.time() - t0
     log(f"trained in {t_train:.0f} s (world-clip {t_clip:.0f} s); evaluating on {eval_seeds} unseen seeds")
     report = evaluate((clip_model, clip_tokenizer()), VLM(vlm_model, processor, family="chat"),
-                      n_seeds=eval_seeds, n_frames=cfg.n_frames, log=log)
+                      n_seeds=eval_seeds, n_frames=cfg.n_frames, log=log, per_question=eval_per_question)
     seeds = train_seeds(cfg.seed, cfg.clip_seeds + cfg.vlm_seeds)
     info = {
         "training": {"seed": cfg.seed, "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
