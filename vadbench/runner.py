@@ -847,6 +847,9 @@ def run(
         ) and set(per_video) == set(test_videos):
             branch_metrics[key] = dict(evaluate_protocol(proto, per_video, labels, video_labels=video_labels))
     type_auc = per_type_auc(ds, aligned, labels, video_labels)
+    from vadbench.detection import detection_metrics  # mAP@IoU where the dataset has typed segments
+
+    metrics.update(detection_metrics(ds, extra, test_videos, video_labels, getattr(m, "class_names", None)))
     metrics_doc = {
         "run_id": run_id,
         "protocol": str(proto),

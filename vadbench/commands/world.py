@@ -28,7 +28,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
                                                       "package's vadbench/world/weights).")] = None,
         threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
         smoke: Annotated[bool, typer.Option(help="A few steps only (checks the pipeline).")] = False,
-        eval_videos: Annotated[int, typer.Option(help="Unseen videos for the accuracy report.")] = 24,
+        clip_steps: Annotated[int | None, typer.Option(help="world-clip steps (default: config).")] = None,
+        vlm_steps: Annotated[int | None, typer.Option(help="world-vlm steps (default: config).")] = None,
+        eval_seeds: Annotated[int, typer.Option(help="Unseen world seeds (14 videos each) to report.")] = 2,
     ) -> None:
         """Train world-clip and world-vlm on renders of the synthetic world (CPU) and save them."""
         import json
@@ -37,8 +39,10 @@ def register(apps: dict[str, typer.Typer]) -> None:
         from vadbench.world.train import TrainConfig, build
 
         make = TrainConfig.smoke if smoke else TrainConfig
-        cfg = make(seed=seed, threads=threads)
-        man = build(cfg, out or WEIGHTS_DIR, log=typer.echo, eval_videos=2 if smoke else eval_videos)
+        steps = {k: v for k, v in (("clip_steps", clip_steps), ("vlm_steps", vlm_steps)) if v is not None}
+        cfg = make(seed=seed, threads=threads, **steps)
+        man = build(cfg, out or WEIGHTS_DIR, log=typer.echo, eval_seeds=1 if smoke else eval_seeds,
+                    eval_per_question=8 if smoke else 240)
         typer.echo(json.dumps({"clip": man["accuracy"]["clip"], "vlm": man["accuracy"]["vlm"],
                                "train_seconds": man["training"]["train_seconds"],
                                "bytes": sum(m["bytes"] for m in man["models"].values())}, indent=1))
@@ -47,7 +51,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
     @fail_on_error
     def eval_cmd(
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
-        videos: Annotated[int, typer.Option(help="Unseen world videos to render.")] = 24,
+        seeds: Annotated[int, typer.Option(help="Unseen world seeds to render (14 videos each).")] = 2,
         folder: Annotated[Path | None, typer.Option(help="Weights folder (default: shipped).")] = None,
         threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
     ) -> None:
@@ -63,7 +67,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
         torch.set_num_threads(threads)
         where = folder or WEIGHTS_DIR
         model, _, tok = load_world_clip(folder=where)
-        report = evaluate((model, tok), load_world_vlm(folder=where), n_videos=videos,
+        report = evaluate((model, tok), load_world_vlm(folder=where), n_seeds=seeds,
                           log=(lambda _m: None) if as_json else typer.echo)
         if as_json:
             typer.echo(json.dumps(report, sort_keys=True))

@@ -62,7 +62,10 @@ def crop_captions(s: ObjectState) -> list[str]:
 
 
 def frame_caption(states: Sequence[ObjectState], scene: str) -> str:
-    """A frame: its scene and up to three objects, largest first (``an empty promenade scene``)."""
+    """A frame: its scene and up to three objects, largest first (``an empty promenade scene``).
+
+    The layout names (promenade, boulevard, crossing, corridor) are not in world-clip's vocabulary of the
+    shipped run: world-clip reads them as its unknown token (one "scene" word for every layout)."""
     seen = sorted((s for s in states if s.visible >= 0.5), key=lambda s: -(s.box[3] - s.box[1]))
     if not seen:
         return f"an empty {scene} scene"

@@ -6,9 +6,9 @@
   short clip of whole frames (video, yes / no) for world-vlm.
 
 Example:
-    >>> items = clip_items([1_000_000], n_frames=8, every=4)  # doctest: +SKIP
+    >>> items = clip_items([1_000_000], n_frames=8, every=4, size=56)  # doctest: +SKIP
     >>> items[0].image.shape  # doctest: +SKIP
-    (84, 84, 3)
+    (56, 56, 3)
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vadbench.world import captions as C
-from vadbench.world.scenes import ObjectState, WorldVideo, render_world
+from vadbench.world.scenes import ObjectState, WorldVideo, world_videos
 
 #: Objects smaller than this (longer box side, px) or less visible are not cropped.
 MIN_BOX, MIN_VISIBLE = 7, 0.6
-#: Frame size of world renders (the generator's ``small`` preset size).
-RENDER = {"width": 128, "height": 96}
 
 
 @dataclass
@@ -73,23 +71,29 @@ def crop(frame: np.ndarray, box: Sequence[int], size: int) -> np.ndarray:
 
 def videos(seeds: Iterable[int], n_frames: int) -> Iterator[WorldVideo]:
     for s in seeds:
-        yield render_world(s, n_frames=n_frames, **RENDER)
+        yield from world_videos(s, n_frames=n_frames)
+
+
+#: Common states (upright persons walking or standing) are cropped every ``every``-th frame, the others
+#: (lying, running, falling, cyclists, vehicles) in every frame: the world shows them rarely.
+def _common(s: ObjectState) -> bool:
+    return s.kind == "person" and s.pose == "upright" and s.action in ("walking", "standing", "loitering")
 
 
 def _croppable(s: ObjectState) -> bool:
     return max(s.box[2] - s.box[0], s.box[3] - s.box[1]) >= MIN_BOX and s.visible >= MIN_VISIBLE
 
 
-def clip_items(seeds: Iterable[int], *, n_frames: int = 48, every: int = 4, size: int = 84,
+def clip_items(seeds: Iterable[int], *, n_frames: int = 48, every: int = 4, size: int = 56,
                frames: bool = True) -> list[ClipItem]:
     """Crops of every clearly visible object in every ``every``-th frame, plus the frames themselves."""
     out: list[ClipItem] = []
     for v in videos(seeds, n_frames):
-        for t in range(0, n_frames, every):
+        for t in range(n_frames):
             for s in v.states[t]:
-                if _croppable(s):
+                if _croppable(s) and (t % every == 0 or not _common(s)):
                     out.append(ClipItem(crop(v.frames[t], s.box, size), C.crop_captions(s), s.kind, s.pose))
-            if frames:
+            if frames and t % every == 0:
                 out.append(ClipItem(resize(v.frames[t], size, size), [C.frame_caption(v.states[t], v.scene)]))
     return out
 
@@ -106,16 +110,16 @@ def _track_windows(v: WorldVideo, span: int, step: int) -> Iterator[tuple[int, O
                 yield t, mid, seq
 
 
-def vlm_items(seeds: Iterable[int], *, n_frames: int = 48, every: int = 6, crop_size: int = 84,
+def vlm_items(seeds: Iterable[int], *, n_frames: int = 48, every: int = 6, crop_size: int = 56,
               frame_size: tuple[int, int] = (112, 84), span: int = 4, step: int = 2,
               rng: np.random.Generator | None = None) -> list[VLMItem]:
     """Crops (pose, look, caption), tracks (action, direction) and clips (yes / no questions)."""
     rng = rng or np.random.default_rng(0)
     out: list[VLMItem] = []
     for v in videos(seeds, n_frames):
-        for t in range(0, n_frames, every):
+        for t in range(n_frames):
             for s in v.states[t]:
-                if _croppable(s):
+                if _croppable(s) and (t % every == 0 or (not _common(s) and t % 2 == 0)):
                     img = crop(v.frames[t], s.box, crop_size)
                     label = f"{s.kind}/{s.pose}"  # look / describe have many answers: balance over content
                     out.extend(VLMItem(img, q, C.answer(s, q), "image", label if q != C.POSE_Q else "")

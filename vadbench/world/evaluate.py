@@ -86,8 +86,10 @@ def eval_clip(model: Any, tokenizer: Any, items: Sequence[D.ClipItem]) -> dict[s
             "n": {"crops": len(crops), "posed": len(posed), "captions": len(uniq)}}
 
 
-def eval_vlm(vlm: Any, items: Sequence[D.VLMItem], batch_size: int = 32) -> dict[str, Any]:
-    """Per question: accuracy (and balanced accuracy, counts) of world-vlm's answers."""
+def eval_vlm(vlm: Any, items: Sequence[D.VLMItem], batch_size: int = 32, per_question: int = 240,
+             seed: int = 0) -> dict[str, Any]:
+    """Per question: accuracy (and balanced accuracy, counts) of world-vlm's answers on up to
+    ``per_question`` items drawn uniformly (seeded) from those of the question."""
     acc: dict[str, float] = {}
     bal: dict[str, float] = {}
     counts: dict[str, int] = {}
@@ -95,6 +97,9 @@ def eval_vlm(vlm: Any, items: Sequence[D.VLMItem], batch_size: int = 32) -> dict
         sel = [it for it in items if it.question == q]
         if not sel:
             continue
+        if len(sel) > per_question:
+            keep = np.random.default_rng([seed, len(sel)]).choice(len(sel), per_question, replace=False)
+            sel = [sel[i] for i in sorted(keep)]
         media = [it.media for it in sel]
         if q in C.CLIP_QUESTIONS:
             score = vlm.yes_no(media, q, batch_size=batch_size).score
@@ -106,12 +111,12 @@ def eval_vlm(vlm: Any, items: Sequence[D.VLMItem], batch_size: int = 32) -> dict
     return {"accuracy": acc, "balanced": bal, "n": counts}
 
 
-def evaluate(clip: tuple[Any, Any] | None, vlm: Any | None, *, n_videos: int = 24, n_frames: int = 48,
-             log: Any = print) -> dict[str, Any]:
+def evaluate(clip: tuple[Any, Any] | None, vlm: Any | None, *, n_seeds: int = 2, n_frames: int = 48,
+             log: Any = print, per_question: int = 240) -> dict[str, Any]:
     """The report of ``vadbench world eval``: ``{"clip": {...}, "vlm": {...}, "balanced": ..., "n": ...}``."""
     from vadbench.world.models import IMAGE_SIZE
 
-    seeds = eval_seeds(n_videos)
+    seeds = eval_seeds(n_seeds)
     out: dict[str, Any] = {"clip": {}, "vlm": {}, "balanced": {}, "n": {},
                            "eval_seeds": [seeds[0], seeds[-1]] if seeds else []}
     if clip is not None:
@@ -120,7 +125,7 @@ def evaluate(clip: tuple[Any, Any] | None, vlm: Any | None, *, n_videos: int = 2
         out["balanced"]["clip"], out["n"]["clip"] = r["balanced"], r["n"]
         log(f"world-clip: {out['clip']}")
     if vlm is not None:
-        r = eval_vlm(vlm, D.vlm_items(seeds, n_frames=n_frames))
+        r = eval_vlm(vlm, D.vlm_items(seeds, n_frames=n_frames), per_question=per_question)
         out["vlm"], out["balanced"]["vlm"], out["n"]["vlm"] = r["accuracy"], r["balanced"], r["n"]
         log(f"world-vlm: {out['vlm']}")
     return out

@@ -1,7 +1,7 @@
 """The architectures of world-clip (open_clip ``CLIP``) and world-vlm (Qwen2.5-VL).
 
 - :data:`CLIP_CONFIG`: an open_clip model config registered as ``world-clip`` (ViT patch 14 at 56 px, width
-  64, 3 layers; text width 64, 3 layers, context 24 over the world's word vocabulary).
+  64, 3 layers; text width 64, 3 layers, context 32 over the world's word vocabulary).
 - :func:`build_vlm`: Qwen2.5-VL with a 3-layer 64-wide vision tower (patch 14, the same shapes as
   world-clip's) and a 3-layer 128-wide language model over :func:`vadbench.world.vocab.vlm_tokenizer`.
 - :func:`init_vision_from_clip`: copies world-clip's patch embedding, attention, norms and MLP (up / down)
@@ -25,7 +25,7 @@ from vadbench.world import WORLD_CLIP
 from vadbench.world.vocab import WordTokenizer
 
 IMAGE_SIZE = 56
-CONTEXT = 24
+CONTEXT = 32
 
 
 def clip_config() -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """World seeds: the generator seeds the world's models train and are evaluated on.
 
-World videos are drawn from their own rng stream (:data:`vadbench.world.scenes.WORLD_STREAM`) *and* from seed
-numbers far above any benchmark seed: training seeds start at :data:`TRAIN_BASE` (one block of
+World videos are planned and rendered by the generator itself (:mod:`vadbench.world.scenes`), under their own
+frame size and counts, from seed numbers far above any benchmark seed: training seeds start at
+:data:`TRAIN_BASE` (one block of
 :data:`BLOCK` per training seed), evaluation seeds at :data:`EVAL_BASE`. ``tests/test_world.py`` checks that
 no preset of any method (metafiles) nor the generator's defaults use them.
 

@@ -49,6 +49,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o644)  # package data: readable by everyone (mkstemp makes it private)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -34,12 +34,12 @@ class TrainConfig:
     """Sizes of the training run (the defaults build the shipped models)."""
 
     seed: int = 0
-    clip_videos: int = 160
-    clip_steps: int = 500
+    clip_seeds: int = 8  # world seeds (14 videos each)
+    clip_steps: int = 300
     clip_batch: int = 128
     clip_lr: float = 2e-3
-    vlm_videos: int = 80
-    vlm_steps: int = 600
+    vlm_seeds: int = 4
+    vlm_steps: int = 400
     vlm_batch: int = 32
     vlm_lr: float = 2e-3
     n_frames: int = 48
@@ -48,7 +48,7 @@ class TrainConfig:
     @classmethod
     def smoke(cls, **changes: Any) -> TrainConfig:
         """A few seconds' run (tests, pipeline checks)."""
-        base = {"clip_videos": 2, "clip_steps": 3, "clip_batch": 16, "vlm_videos": 2, "vlm_steps": 3,
+        base = {"clip_seeds": 1, "clip_steps": 3, "clip_batch": 16, "vlm_seeds": 1, "vlm_steps": 3,
                 "vlm_batch": 4, "n_frames": 16}
         return cls(**{**base, **changes})
 
@@ -99,10 +99,10 @@ def train_clip(cfg: TrainConfig, log: Log = print, items: list[D.ClipItem] | Non
     rng = np.random.default_rng([cfg.seed, 11])
     t0 = time.time()
     if items is None:
-        items = D.clip_items(train_seeds(cfg.seed, cfg.clip_videos), n_frames=cfg.n_frames, size=IMAGE_SIZE)
+        items = D.clip_items(train_seeds(cfg.seed, cfg.clip_seeds), n_frames=cfg.n_frames, size=IMAGE_SIZE)
     crops = [it for it in items if it.kind]
     frames = [it for it in items if not it.kind]
-    log(f"world-clip: {len(crops)} crops and {len(frames)} frames from {cfg.clip_videos} videos "
+    log(f"world-clip: {len(crops)} crops and {len(frames)} frames from {cfg.clip_seeds} world seeds "
         f"({time.time() - t0:.0f} s)")
     model = build_clip(cfg.seed)
     model.train()
@@ -230,13 +230,13 @@ def train_vlm(cfg: TrainConfig, clip_model: Any | None, log: Log = print,
     rng = np.random.default_rng([cfg.seed, 12])
     t0 = time.time()
     if items is None:
-        seeds = train_seeds(cfg.seed, cfg.clip_videos + cfg.vlm_videos)[cfg.clip_videos:]
+        seeds = train_seeds(cfg.seed, cfg.clip_seeds + cfg.vlm_seeds)[cfg.clip_seeds:]
         items = D.vlm_items(seeds, n_frames=cfg.n_frames, rng=rng)
     model, processor = build_vlm(cfg.seed)
     copied = init_vision_from_clip(model, clip_model) if clip_model is not None else []
     vlm = VLM(model, processor, family="chat")
     encoded = encode_items(vlm, items)
-    log(f"world-vlm: {len(items)} questions from {cfg.vlm_videos} videos, {len(copied)} vision tensors "
+    log(f"world-vlm: {len(items)} questions from {cfg.vlm_seeds} world seeds, {len(copied)} vision tensors "
         f"from world-clip ({time.time() - t0:.0f} s)")
     groups = {k: [i for i, e in enumerate(encoded) if e.kind == k] for k in ("image", "video")}
     keys = {k: [items[i].key for i in idx] for k, idx in groups.items()}
@@ -263,7 +263,8 @@ def train_vlm(cfg: TrainConfig, clip_model: Any | None, log: Log = print,
     return model.eval(), processor
 
 
-def build(cfg: TrainConfig, folder: Any, log: Log = print, eval_videos: int = 24) -> dict[str, Any]:
+def build(cfg: TrainConfig, folder: Any, log: Log = print, eval_seeds: int = 2,
+          eval_per_question: int = 240) -> dict[str, Any]:
     """``vadbench world train``: train world-clip, then world-vlm, evaluate both on unseen seeds and save
     the weights with their manifest into ``folder``; returns the manifest."""
     import platform
@@ -280,10 +281,10 @@ def build(cfg: TrainConfig, folder: Any, log: Log = print, eval_videos: int = 24
     t_clip = time.time() - t0
     vlm_model, processor = train_vlm(cfg, clip_model, log)
     t_train = time.time() - t0
-    log(f"trained in {t_train:.0f} s (world-clip {t_clip:.0f} s); evaluating on {eval_videos} unseen videos")
+    log(f"trained in {t_train:.0f} s (world-clip {t_clip:.0f} s); evaluating on {eval_seeds} unseen seeds")
     report = evaluate((clip_model, clip_tokenizer()), VLM(vlm_model, processor, family="chat"),
-                      n_videos=eval_videos, n_frames=cfg.n_frames, log=log)
-    seeds = train_seeds(cfg.seed, cfg.clip_videos + cfg.vlm_videos)
+                      n_seeds=eval_seeds, n_frames=cfg.n_frames, log=log, per_question=eval_per_question)
+    seeds = train_seeds(cfg.seed, cfg.clip_seeds + cfg.vlm_seeds)
     info = {
         "training": {"seed": cfg.seed, "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
                      "world_seeds": [seeds[0], seeds[-1]], "generator_version": GENERATOR_VERSION,

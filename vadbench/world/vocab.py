@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import colorsys
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -23,11 +22,12 @@ from typing import Any
 KINDS = ("person", "cyclist", "vehicle")
 #: What one frame shows of a body: upright (standing or walking), lying (fallen), riding (on a bicycle).
 POSES = ("upright", "lying", "riding")
-ACTIONS = ("walking", "running", "standing", "loitering", "falling", "riding", "driving")
-DIRECTIONS = ("left", "right", "towards", "away", "still")
+ACTIONS = ("walking", "running", "standing", "loitering", "falling", "lying", "getting up", "riding",
+           "driving", "parked")
+DIRECTIONS = ("left", "right", "towards the camera", "away from the camera", "still")
 PLACES = ("walkway", "grass")
 SIZES = ("small", "medium", "large")
-COLOURS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "white", "grey", "black")
+COLOURS = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink", "white", "grey", "black")
 
 #: Words the captions, questions and answers use, plus the words of the methods' own prompts (VLAVAD's three
 #: questions, COPRA's yes / no prompt, VadCLIP's synthetic class names) so they tokenize without unknowns.
@@ -36,34 +36,16 @@ _EXTRA = (
     "image photo scene clip video frame person people persons cyclist cyclists vehicle vehicles car cart "
     "bicycle bike ground upright lying riding pose behavior behaviour action look like describe answer "
     "question yes no empty nobody one two three four many street walking running standing loitering falling "
-    "driving wrong way against flow moving going camera towards away from left right still fallen over "
+    "getting up parked driving wrong way against flow moving going camera towards away from left right still "
+    "fallen over "
     "small medium large size colour color shirt wearing normal abnormal anomaly anomalous event events "
     "runner fighting shooting robbery explosion road accident vandalism such as you are surveillance "
     "analyst system user assistant show shows it its his her he she they who where which how many".split()
 )
-WORDS: tuple[str, ...] = tuple(dict.fromkeys([*KINDS, *POSES, *ACTIONS, *DIRECTIONS, *PLACES, *SIZES,
-                                              *COLOURS, *_EXTRA]))
+_PHRASES = (*KINDS, *POSES, *ACTIONS, *DIRECTIONS, *PLACES, *SIZES, *COLOURS, *_EXTRA)
+WORDS: tuple[str, ...] = tuple(dict.fromkeys(w for p in _PHRASES for w in p.split()))
 
 _TOKEN = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
-
-
-def colour_name(rgb: Sequence[float]) -> str:
-    """The colour word of an RGB colour (0..255): black / white / grey by value and saturation, else by hue.
-
-    >>> colour_name((230, 30, 30)), colour_name((40, 40, 40)), colour_name((40, 60, 220))
-    ('red', 'black', 'blue')
-    """
-    r, g, b = (max(0.0, min(255.0, float(c))) / 255 for c in rgb[:3])
-    h, s, v = colorsys.rgb_to_hsv(r, g, b)
-    if v < 0.28:
-        return "black"
-    if s < 0.22:
-        return "white" if v > 0.78 else "grey"
-    for limit, name in ((0.04, "red"), (0.11, "orange"), (0.19, "yellow"), (0.45, "green"), (0.71, "blue"),
-                        (0.83, "purple"), (0.95, "pink"), (1.01, "red")):
-        if h < limit:
-            return name
-    return "red"  # pragma: no cover
 
 
 def words_of(text: str) -> list[str]:
