@@ -1,4 +1,4 @@
-"""The main path with the real pieces: synthetic data -> tiny CLIP features -> VadCLIP (tiny preset) ->
+"""The main path with the real pieces: synthetic data -> world-clip features -> VadCLIP (tiny preset) ->
 protocol -> result row + run folder + report; a re-run resumes; the row passes the regression gate.
 
 These tests are part of ``make test`` (about 2-3 minutes together on 2 cores). The command is exactly the one
@@ -66,7 +66,7 @@ def test_vadclip_tiny_on_synthetic_writes_everything(e2e: dict[str, Path]) -> No
         "tiny",
         "none",
     )
-    assert cfg["features"]["backbone"] == "tiny" and cfg["method_config"]["clip_model"] == "tiny"
+    assert cfg["features"]["backbone"] == "world-clip" and cfg["method_config"]["clip_model"] == "world-clip"
     test_videos = get_dataset("synthetic", None, **cfg["dataset_kwargs"]).split("weak").test
     with np.load(d / "scores.npz") as z:
         assert list(z.files) == test_videos  # every weak-split test video, in the convention's order
@@ -95,7 +95,7 @@ def test_vadclip_tiny_on_synthetic_writes_everything(e2e: dict[str, Path]) -> No
         "tiny",
     )
     assert row["protocol"] == cfg["protocol"] and row["run_id"] == d.name
-    assert row["backbone"] == "tiny" and len(str(row["feature_hash"])) == 12
+    assert row["backbone"] == "world-clip" and len(str(row["feature_hash"])) == 12
     assert math.isclose(row["auc_micro"], metrics["metrics"]["auc_micro"], rel_tol=1e-9)
     assert row["n_test"] == len(test_videos) and row["n_frames"] == metrics["n_frames"]
 

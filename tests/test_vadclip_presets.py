@@ -29,9 +29,10 @@ def test_every_preset_is_a_full_valid_config(dataset, preset):
     p = load_preset("vadclip", dataset, preset)
     cfg = resolve_config(p["config"])
     features = p["inputs"]["features"]
-    assert p["protocol"] and features["backbone"] in ("ViT-B-16", "tiny")
+    assert p["protocol"] and features["backbone"] in ("ViT-B-16", "tiny", "world-clip")
     assert cfg["checkpoint_selection"] == "none"  # never select on test by default
-    assert (features["backbone"] == "tiny") == (cfg["clip_model"] == "tiny")
+    assert features["backbone"] == cfg["clip_model"]  # the text tower is the image tower's CLIP
+    assert (dataset == "synthetic") == (features["backbone"] == "world-clip")
 
 
 def test_dataset_presets_follow_the_code():

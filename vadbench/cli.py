@@ -92,6 +92,7 @@ COMMAND_MODULES = (
     "leaderboard",
     "datasets",
     "extract",
+    "world",
 )
 
 for _name in COMMAND_MODULES:

@@ -52,9 +52,10 @@ PRECISIONS = ("fp32", "fp16", "bf16")
 class FeatureSpec:
     """What features to extract. Every field that changes a number enters :attr:`hash`.
 
-    - ``backbone``: ``tiny`` (seeded random test CLIP) or an open_clip model name (``ViT-B-16``).
-    - ``pretrained``: ``"default"`` (None for ``tiny``, ``"openai"`` otherwise), None (random, seeded), an
-      open_clip tag or a checkpoint path.
+    - ``backbone``: ``tiny`` (seeded random test CLIP), ``world-clip`` (the synthetic world's CLIP shipped in
+      the package) or an open_clip model name (``ViT-B-16``).
+    - ``pretrained``: ``"default"`` (None for ``tiny``, ``"world"`` for ``world-clip``, ``"openai"``
+      otherwise), None (random, seeded), an open_clip tag or a checkpoint path.
     - ``crops``: ``center`` / ``5crop`` / ``10crop`` (:mod:`vadbench.video.crops`).
     - ``snippet``, ``stride`` (default = snippet), ``tail`` (``drop``: T = floor(n/16); ``keep``; ``pad``).
     - ``reduce``: ``mean`` of the per-frame embeddings of a snippet, or the ``middle`` frame's.
@@ -84,7 +85,8 @@ class FeatureSpec:
         from vadbench.video.sampling import TAILS
 
         if self.pretrained == "default":
-            object.__setattr__(self, "pretrained", None if self.backbone == "tiny" else "openai")
+            default = {"tiny": None, "world-clip": "world"}.get(self.backbone, "openai")
+            object.__setattr__(self, "pretrained", default)
         if self.pretrained is not None:
             object.__setattr__(self, "pretrained", str(self.pretrained))
         if self.stride is None:
@@ -135,6 +137,10 @@ class FeatureSpec:
         path = Path(self.pretrained).expanduser()
         if path.is_file():
             return f"file:{_file_sha256(path)[:16]}"
+        if self.backbone == "world-clip" and self.pretrained == "world":  # keyed by the shipped weights
+            from vadbench.world.store import weights_sha
+
+            return f"world-clip/world:{weights_sha('world-clip')[:16]}"
         return f"{self.backbone}/{self.pretrained}"
 
     def key(self) -> dict[str, Any]:

@@ -108,6 +108,7 @@ DATASETS.add("nwpu-campus", "vadbench.datasets.nwpu_campus:NWPUCampus")
 DATASETS.add("synthetic", "vadbench.datasets.synthetic:Synthetic")
 
 METHODS.add("vadclip", "vadbench.methods.vadclip:VadCLIP")
+METHODS.add("vlavad", "vadbench.methods.vlavad:VLAVAD")
 # the standard baselines (vadbench/methods/baselines/)
 METHODS.add("random", "vadbench.methods.baselines.random:RandomScores")
 METHODS.add("position", "vadbench.methods.baselines.position:PositionScores")

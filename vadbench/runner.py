@@ -926,8 +926,10 @@ def evaluate_stage(
     scores: Mapping[str, np.ndarray],
     outputs: Mapping[str, Mapping[str, np.ndarray]],
     headline: str,
+    class_names: Sequence[str] | None = None,
 ) -> Evaluation:
-    """Apply the protocol once per output and compute the metrics."""
+    """Apply the protocol once per output and compute the metrics (with detection mAP@IoU where the dataset
+    has typed event segments and the method gives class probabilities for ``class_names``)."""
     from vadbench.bootstrap import FRAMES_FILE, run_intervals
     from vadbench.protocol import apply, evaluate_protocol
 
@@ -936,6 +938,11 @@ def evaluate_stage(
         evaluate_protocol(plan.protocol, scores, labels, video_labels=inputs.video_labels, n_frames=n)
     )
     branch = _evaluate_outputs(plan.protocol, scores, outputs, labels, inputs.video_labels, headline, n)
+    from vadbench.detection import detection_metrics
+
+    metrics.update(
+        detection_metrics(plan.ds, outputs, inputs.test_videos, inputs.video_labels, class_names)
+    )
     aligned = apply(plan.protocol, scores, labels, n)
     intervals = run_intervals(
         plan.protocol, scores, labels, inputs.video_labels, frames_path=plan.folder.path / FRAMES_FILE,
@@ -1071,7 +1078,9 @@ def run(
         ins = prepare_inputs(plan)
         m, fit_s, resumed = fit_or_resume(plan, ins, select_on_test=select_on_test)
         scores, outputs, score_s = score_stage(plan, m, ins, resumed)
-        ev = evaluate_stage(plan, ins, scores, outputs, getattr(m, "headline", "score"))
+        ev = evaluate_stage(
+            plan, ins, scores, outputs, getattr(m, "headline", "score"), getattr(m, "class_names", None)
+        )
         row = record_stage(
             plan,
             ins,

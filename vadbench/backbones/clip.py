@@ -11,6 +11,8 @@
   (safetensors metadata ``quick_gelu`` / a ``"quick_gelu"`` entry of a torch dict, as
   :func:`save_clip_checkpoint` writes; OpenAI's TorchScript files are QuickGELU); otherwise loading fails
   with a message asking for ``quick_gelu`` (OpenAI weights: true) rather than guessing.
+- ``name="world-clip"``: the synthetic world's CLIP trained by the project (:mod:`vadbench.world`);
+  ``pretrained="world"`` loads the weights shipped in the package (offline), None gives random weights.
 - ``name="tiny"``: a registered open_clip config (``vadbench-tiny``: ViT width 64, 2 layers, patch 16 at
   64 px; text width 64, 2 layers, context 77, vocab 49408 so the real BPE tokenizer works) with random
   weights fixed by ``seed``. Nothing is ever downloaded for it.
@@ -211,13 +213,17 @@ def load_clip(
         >>> weights_hash(m1) == weights_hash(m2)
         True
     """
+    if name == "world-clip":  # the synthetic world's own CLIP, shipped in the package (vadbench.world)
+        from vadbench.world.store import load_world_clip
+
+        return load_world_clip(pretrained, device=device, seed=seed, precision=precision)
     import open_clip
     import torch
 
     oc_name = open_clip_name(name)
     if oc_name not in open_clip.list_models():
         raise ConfigError(
-            f"unknown CLIP backbone {name!r}; known: {TINY!r} and the open_clip models "
+            f"unknown CLIP backbone {name!r}; known: {TINY!r}, 'world-clip' and the open_clip models "
             f"(e.g. 'ViT-B-16', 'ViT-B-32', 'ViT-L-14')"
         )
     local: Path | None = None

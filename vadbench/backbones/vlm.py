@@ -124,7 +124,12 @@ class VLM:
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, *, family: str | None = None, device: str = "cpu",
                         dtype: Any = None, **kwargs: Any) -> VLM:
-        """Load by preset name (:data:`VLM_PRESETS`), Hugging Face id or local folder."""
+        """Load by preset name (:data:`VLM_PRESETS`), ``world-vlm`` (shipped, :mod:`vadbench.world`), Hugging
+        Face id or local folder."""
+        if str(name_or_path) == "world-vlm":  # the synthetic world's VLM, shipped in the package
+            from vadbench.world.store import load_world_vlm
+
+            return load_world_vlm(device=device, **kwargs)
         import transformers
 
         spec = VLM_PRESETS.get(str(name_or_path))

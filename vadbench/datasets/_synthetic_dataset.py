@@ -53,6 +53,10 @@ class Synthetic(ShanghaiTech):
     def make_dataset(self, report: Any) -> pd.DataFrame:
         table = super().make_dataset(report)
         table["fps"] = float(self.manifest["fps"])  # known for every video, frame folders included
+        # abnormal videos are classed by their anomaly types (VadCLIP's class list "synthetic")
+        types = self.anomaly_types().groupby("video")["type"].agg(lambda t: tuple(sorted(set(t))))
+        rows = zip(table["video"], table["label"], table["classes"], strict=True)
+        table["classes"] = [types.get(v, c) if int(lab) == 1 else c for v, lab, c in rows]
         return table
 
     def anomaly_types(self) -> pd.DataFrame:

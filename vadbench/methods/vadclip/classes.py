@@ -8,8 +8,8 @@ its video label is 0,
 whatever its ``classes`` say (``()``, ``("normal",)``, ``("Normal",)`` and ``("A",)`` are all accepted); an
 abnormal sample (label 1) takes its class(es) from ``classes``. Names are matched case-, space- and
 underscore-insensitively, XD-Violence codes (``B4``, ``B2-G-0``) are expanded, ``0`` padding codes ignored.
-With the 2-class list ``binary`` (datasets without class names: synthetic, ShanghaiTech-weak) every abnormal
-video is ``abnormal``.
+With the 2-class list ``binary`` (datasets without class names: ShanghaiTech-weak) every abnormal video is
+``abnormal``; the synthetic dataset classes its abnormal videos by anomaly type (list ``synthetic``).
 
 Example:
     >>> resolve_class_list("xd-violence")[:3]
@@ -64,13 +64,17 @@ XD_CODES: dict[str, str] = {
     "B6": "car accident",
     "G": "explosion",
 }
-#: Datasets without anomaly class names (synthetic, ShanghaiTech weak split).
+#: Datasets without anomaly class names (ShanghaiTech weak split).
 BINARY_CLASSES: tuple[str, ...] = ("normal", "abnormal")
+#: The synthetic dataset's anomaly types (``vadbench.datasets.synthetic.ANOMALY_TYPES``), normal first.
+SYNTHETIC_CLASSES: tuple[str, ...] = ("normal", "vehicle", "runner", "wrong way", "loitering", "falling",
+                                      "bicycle")
 
 CLASS_LISTS: dict[str, tuple[str, ...]] = {
     "ucf-crime": UCF_CRIME_CLASSES,
     "xd-violence": XD_VIOLENCE_CLASSES,
     "binary": BINARY_CLASSES,
+    "synthetic": SYNTHETIC_CLASSES,
 }
 
 

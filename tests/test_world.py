@@ -1,0 +1,208 @@
+"""The synthetic world's models: seeds kept apart from the benchmark, captions, tokenizers, the VLM's vision
+initialisation from world-clip, training + saving + loading, and the shipped weights (offline, by name)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from vadbench.world import captions as C
+from vadbench.world import seeds as S
+from vadbench.world.scenes import ObjectState
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _preset_seeds(node, out: set[int]) -> set[int]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "seed" and isinstance(v, int):
+                out.add(v)
+            _preset_seeds(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            _preset_seeds(v, out)
+    return out
+
+
+def test_world_seeds_are_disjoint_from_every_preset_seed():
+    files = sorted({*ROOT.glob("methods/*/metafile.yaml"), *(ROOT / "vadbench").rglob("metafile.yaml")})
+    assert files, "no metafile found"
+    preset = set()
+    for f in files:
+        _preset_seeds(yaml.safe_load(f.read_text()), preset)
+    preset |= {0, 1, 2}  # the generator's default seed and the seeds tests and CI use
+    assert preset and max(preset) < S.BENCHMARK_SEEDS_BELOW
+    train = set(S.train_seeds(0, 1000)) | set(S.train_seeds(3, 1000))
+    evals = set(S.eval_seeds(1000))
+    assert not train & evals and not (train | evals) & preset
+    assert min(train | evals) >= S.BENCHMARK_SEEDS_BELOW
+    with pytest.raises(ValueError):
+        S.train_seeds(100, 10)  # would run into the evaluation block
+
+
+def test_world_videos_states_and_captions():
+    from vadbench.world.scenes import world_videos
+
+    v = next(world_videos(S.eval_seeds(1)[0], n_frames=12))
+    assert v.frames.shape == (12, 96, 128, 3) and len(v.states) == 12
+    states = [s for st in v.states for s in st]
+    assert states
+    for s in states:
+        x1, y1, x2, y2 = s.box
+        assert 0 <= x1 < x2 <= 128 and 0 <= y1 < y2 <= 96
+        assert (s.pose == "") == (s.kind == "vehicle")
+        assert s.pose == "riding" if s.kind == "cyclist" else True
+    assert C.frame_caption(v.states[0], v.scene).startswith(("a ", "an "))
+    again = next(world_videos(S.eval_seeds(1)[0], n_frames=12))
+    assert again.frames.tobytes() == v.frames.tobytes()
+
+
+def test_clip_answers():
+    box = (0, 0, 9, 9)
+    walker = ObjectState(1, "person", "red", "small", "upright", "running", "left", "walkway", "x", box, 1)
+    car = ObjectState(2, "vehicle", "blue", "large", "", "driving", "right", "walkway", "x", box, 1)
+    assert C.clip_answer([[walker], [walker], [], []], "Is anyone running?") == "yes"
+    assert C.clip_answer([[walker], [], [], []], "Is anyone running?") is None  # ambiguous: not used
+    assert C.clip_answer([[car]] * 4, "Is anyone running?") == "no"
+    assert C.clip_answer([[car]] * 4, "Is there a vehicle on the walkway?") == "yes"
+    assert C.answer(car, C.POSE_Q) == "none" and C.answer(car, C.LOOK_Q) == "a blue vehicle"
+    loiter = ObjectState(3, "person", "grey", "small", "upright", "loitering", "still", "grass", "x", box, 1)
+    assert C.answer(loiter, C.ACTION_Q) == "standing"
+
+
+def test_tokenizers_cover_every_prompt():
+    from vadbench.backbones.vlm import VLM_PRESETS  # noqa: F401  (the module the tokenizer comes from)
+    from vadbench.world.evaluate import POSE_PROMPTS
+    from vadbench.world.vocab import KINDS, WordTokenizer, vlm_tokenizer
+
+    ct = WordTokenizer()
+    s = ObjectState(0, "cyclist", "pink", "medium", "riding", "riding", "away", "grass", "crossing",
+                    (0, 0, 4, 4), 1)
+    texts = [*C.crop_captions(s), *POSE_PROMPTS.values(), *[f"a photo of a {k}" for k in KINDS]]
+    # frame captions: every word but the layout name (outside the vocabulary of the shipped run: <unk>)
+    assert ct(C.frame_caption([s], "crossing"))[0].tolist().count(ct.unk_id) == 1
+    for t in texts:
+        assert ct.unk_id not in ct(t)[0].tolist(), t
+    tok = vlm_tokenizer()
+    copra = ("You are a video surveillance analyst. Does this clip show an anomalous event such as fighting, "
+             "shooting, robbery, explosion, a road accident or vandalism? Answer with <answer>yes</answer> "
+             "or <answer>no</answer>.")
+    for t in [*C.CROP_QUESTIONS, *C.TRACK_QUESTIONS, *C.CLIP_QUESTIONS, copra, C.crop_caption(s)]:
+        assert tok.unk_token_id not in tok(t, add_special_tokens=False).input_ids, t
+
+
+def test_encoding_matches_the_processor_and_vision_init(one_torch_thread):
+    import torch
+
+    from vadbench.backbones.vlm import VLM
+    from vadbench.world.data import VLMItem
+    from vadbench.world.models import build_clip, build_vlm, init_vision_from_clip
+    from vadbench.world.train import collate, encode_items, mm_token_types
+
+    model, proc = build_vlm(0)
+    vlm = VLM(model, proc, family="chat")
+    rng = np.random.default_rng(0)
+    items = [VLMItem(rng.integers(0, 255, (56, 56, 3), dtype=np.uint8), C.POSE_Q, "lying", "image"),
+             VLMItem(rng.integers(0, 255, (4, 84, 112, 3), dtype=np.uint8), "Is anyone running?", "yes",
+                     "clip")]
+    vocab = proc.tokenizer.get_vocab()
+    for it, e in zip(items, encode_items(vlm, items), strict=True):
+        video = it.kind != "image"
+        media = {"videos": [it.media], "do_sample_frames": False} if video else {"images": [it.media]}
+        text = vlm.prompt(it.question, media="video" if video else "image") + it.answer + "<|im_end|>"
+        ref = proc(text=[text], return_tensors="pt", **media)
+        assert torch.equal(ref["input_ids"][0], e.input_ids)
+        assert torch.equal(ref["mm_token_type_ids"][0], mm_token_types(e.input_ids, vocab))
+        for k, v in e.vision.items():
+            assert torch.allclose(ref[k], v), k
+        assert proc.tokenizer.convert_ids_to_tokens(e.input_ids[e.answer_mask]) == [it.answer, "<|im_end|>"]
+        batch = collate([e, e], proc.tokenizer.pad_token_id, vocab)
+        assert float(model(**batch).loss) > 0
+    clip = build_clip(1)
+    copied = init_vision_from_clip(model, clip)
+    assert "blocks.0.attn.qkv.weight" in copied and "patch_embed.proj.weight" in copied
+    vis = model.model.visual.state_dict()
+    src = clip.visual.state_dict()
+    assert torch.equal(vis["blocks.2.mlp.up_proj.weight"], src["transformer.resblocks.2.mlp.c_fc.weight"])
+
+
+def test_smoke_train_save_and_load(tmp_path, one_torch_thread):
+    import torch
+
+    from vadbench.world.store import load_world_clip, load_world_vlm, read_manifest
+    from vadbench.world.train import TrainConfig, build
+
+    man = build(TrainConfig.smoke(clip_steps=2, vlm_steps=2), tmp_path, log=lambda m: None, eval_seeds=1,
+                eval_per_question=4)
+    assert set(man["models"]) == {"world-clip", "world-vlm"}
+    assert read_manifest(tmp_path) == json.loads((tmp_path / "manifest.json").read_text())
+    assert set(man["accuracy"]["clip"]) == {"kind", "pose", "recall@1"}
+    model, _, tok = load_world_clip(folder=tmp_path)
+    with torch.no_grad():
+        assert model.encode_text(tok(["a photo of a person"])).shape == (1, 64)
+    vlm = load_world_vlm(folder=tmp_path)
+    assert vlm.yes_no([np.zeros((4, 84, 112, 3), np.uint8)], "Is anyone running?").score.shape == (1,)
+    (tmp_path / "world-clip.safetensors").write_bytes(b"x" * 10)
+    with pytest.raises(Exception, match="sha256"):
+        load_world_clip(folder=tmp_path)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled by the test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def test_shipped_models_load_by_name_offline(no_network, one_torch_thread):
+    import torch
+
+    from vadbench.backbones.clip import load_clip, weights_hash
+    from vadbench.backbones.vlm import VLM
+    from vadbench.features import FeatureSpec
+    from vadbench.world import WEIGHTS_DIR
+    from vadbench.world.store import file_sha256, read_manifest
+
+    man = read_manifest()
+    total = sum((WEIGHTS_DIR / m["file"]).stat().st_size for m in man["models"].values())
+    assert total <= 30 * 2**20
+    for m in man["models"].values():
+        assert file_sha256(WEIGHTS_DIR / m["file"]) == m["sha256"]
+    assert man["training"]["generator_version"] and "seed" in man["training"]
+    model, _, tok = load_clip("world-clip", "world")
+    random, _, _ = load_clip("world-clip", None, seed=0)
+    assert weights_hash(model) != weights_hash(random)
+    spec = FeatureSpec(backbone="world-clip", crops="center")
+    assert spec.pretrained == "world" and man["models"]["world-clip"]["sha256"][:16] in spec.weights_id
+    with torch.no_grad():
+        t = model.encode_text(tok(["a photo of a person", "a photo of a vehicle"]))
+    assert torch.isfinite(t).all()
+    vlm = VLM.from_pretrained("world-vlm")
+    assert vlm.family == "chat"
+    assert vlm.answer([np.zeros((56, 56, 3), np.uint8)], C.POSE_Q, max_new_tokens=3)[0] != ""
+
+
+def test_shipped_models_know_the_world(one_torch_thread):
+    """A small learning check on unseen seeds (the full report is `vadbench world eval`)."""
+    from vadbench.backbones.clip import load_clip
+    from vadbench.backbones.vlm import VLM
+    from vadbench.world.data import clip_items, vlm_items
+    from vadbench.world.evaluate import eval_clip, eval_vlm
+    from vadbench.world.models import IMAGE_SIZE
+
+    seeds = S.eval_seeds(2)
+    model, _, tok = load_clip("world-clip", "world")
+    r = eval_clip(model, tok, clip_items(seeds[:1], n_frames=24, size=IMAGE_SIZE, frames=False))
+    assert r["balanced"]["kind"] > 0.6 and r["balanced"]["pose"] > 0.6  # chance: 1/3
+    items = [it for it in vlm_items(seeds[:1], n_frames=24) if it.question == C.POSE_Q][:24]
+    v = eval_vlm(VLM.from_pretrained("world-vlm"), items)
+    assert v["accuracy"][C.POSE_Q] > 0.6

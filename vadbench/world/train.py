@@ -1,0 +1,295 @@
+"""Training of world-clip (contrastive, open_clip) and world-vlm (next-token loss on answers, transformers).
+
+:func:`train_clip` learns from crops and frames with their captions (:func:`vadbench.world.data.clip_items`):
+the symmetric CLIP loss, where every caption in the batch that is the same string as an item's own counts as
+a positive (templated captions repeat). :func:`train_vlm` initialises the VLM's vision tower from world-clip
+(:func:`vadbench.world.models.init_vision_from_clip`) and trains the whole model on questions and answers
+(:func:`vadbench.world.data.vlm_items`), the loss on the answer tokens only. Both draw items balanced over
+their labels and fix every random choice with ``seed``.
+
+Example:
+    >>> cfg = TrainConfig.smoke()
+    >>> cfg.clip_steps < TrainConfig().clip_steps
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vadbench.world import data as D
+from vadbench.world.seeds import train_seeds
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Sizes of the training run (the defaults build the shipped models)."""
+
+    seed: int = 0
+    clip_seeds: int = 8  # world seeds (14 videos each)
+    clip_steps: int = 300
+    clip_batch: int = 128
+    clip_lr: float = 2e-3
+    vlm_seeds: int = 4
+    vlm_steps: int = 400
+    vlm_batch: int = 32
+    vlm_lr: float = 2e-3
+    n_frames: int = 48
+    threads: int = 1  # on a shared 2-core machine one thread ran 5-10x faster than two (oversubscribed)
+
+    @classmethod
+    def smoke(cls, **changes: Any) -> TrainConfig:
+        """A few seconds' run (tests, pipeline checks)."""
+        base = {"clip_seeds": 1, "clip_steps": 3, "clip_batch": 16, "vlm_seeds": 1, "vlm_steps": 3,
+                "vlm_batch": 4, "n_frames": 16}
+        return cls(**{**base, **changes})
+
+
+def _schedule(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def images_to_tensor(images: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> Any:
+    """(B, H, W, 3) uint8 -> (B, 3, H, W) float32 normalised."""
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255)
+    m = torch.tensor(mean).view(1, 3, 1, 1)
+    s = torch.tensor(std).view(1, 3, 1, 1)
+    return (x - m) / s
+
+
+def _augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if rng.random() < 0.5:
+        img = img[:, ::-1]
+    gain = rng.uniform(0.85, 1.15)
+    return np.clip(img.astype(np.float32) * gain + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+
+
+def clip_loss(img: Any, txt: Any, scale: Any, same: Any) -> Any:
+    """Symmetric contrastive loss; ``same[i, j]`` marks item j's caption equal to item i's."""
+    import torch
+
+    logits = scale * img @ txt.T
+    target = same.float() / same.float().sum(1, keepdim=True)
+    li = -(target * torch.log_softmax(logits, 1)).sum(1).mean()
+    lt = -(target * torch.log_softmax(logits.T, 1)).sum(1).mean()
+    return (li + lt) / 2
+
+
+def train_clip(cfg: TrainConfig, log: Log = print, items: list[D.ClipItem] | None = None) -> Any:
+    """Train world-clip from scratch; returns the model (eval mode)."""
+    import torch
+    import torch.nn.functional as F
+
+    from vadbench.backbones.clip import image_config
+    from vadbench.world.models import IMAGE_SIZE, build_clip, clip_tokenizer
+
+    torch.set_num_threads(cfg.threads)
+    rng = np.random.default_rng([cfg.seed, 11])
+    t0 = time.time()
+    if items is None:
+        items = D.clip_items(train_seeds(cfg.seed, cfg.clip_seeds), n_frames=cfg.n_frames, size=IMAGE_SIZE)
+    crops = [it for it in items if it.kind]
+    frames = [it for it in items if not it.kind]
+    log(f"world-clip: {len(crops)} crops and {len(frames)} frames from {cfg.clip_seeds} world seeds "
+        f"({time.time() - t0:.0f} s)")
+    model = build_clip(cfg.seed)
+    model.train()
+    tok = clip_tokenizer()
+    icfg = image_config(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.clip_lr, weight_decay=0.05)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, cfg.clip_steps, 30))
+    keys = [f"{it.kind}/{it.pose}" for it in crops]
+    n_frames = max(1, cfg.clip_batch // 5) if frames else 0
+    torch.manual_seed(cfg.seed)
+    for step in range(cfg.clip_steps):
+        batch = D_balanced(crops, keys, rng, cfg.clip_batch - n_frames)
+        if n_frames:
+            batch += [frames[i] for i in rng.integers(0, len(frames), n_frames)]
+        texts = [it.captions[int(rng.integers(len(it.captions)))] for it in batch]
+        imgs = np.stack([_augment(it.image, rng) for it in batch])
+        uniq = sorted(set(texts))
+        index = torch.tensor([uniq.index(t) for t in texts])
+        img = F.normalize(model.encode_image(images_to_tensor(imgs, icfg["mean"], icfg["std"])), dim=-1)
+        txt = F.normalize(model.encode_text(tok(uniq)), dim=-1)[index]
+        same = index[:, None] == index[None, :]
+        loss = clip_loss(img, txt, model.logit_scale.exp().clamp(max=100), same)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 50 == 0 or step == cfg.clip_steps - 1:
+            log(f"world-clip step {step + 1}/{cfg.clip_steps} loss {loss.item():.3f} "
+                f"({time.time() - t0:.0f} s)")
+    return model.eval()
+
+
+def D_balanced(items: list, keys: list[str], rng: np.random.Generator, n: int) -> list:
+    from vadbench.world.captions import balanced
+
+    return balanced(items, keys, rng, n)
+
+
+# -- world-vlm ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Encoded:
+    """One VLM training example, processed once: token ids, answer mask and the vision inputs."""
+
+    input_ids: Any
+    answer_mask: Any
+    vision: dict[str, Any]
+    kind: str  # image | video
+
+
+def encode_items(vlm: Any, items: Sequence[D.VLMItem]) -> list[Encoded]:
+    """Every item as prompt + answer + end-of-turn tokens (the loss covers the answer and the end tag).
+
+    Each distinct picture or clip goes through the image / video processor once (a crop is asked several
+    questions); the vision placeholders are expanded as the processor does, and ``mm_token_type_ids``
+    marks them (1 image, 2 video) as the processor's own output does.
+    """
+    import torch
+
+    proc, tok = vlm.processor, vlm.processor.tokenizer
+    merge = proc.image_processor.merge_size ** 2
+    pads = {"image": "<|image_pad|>", "video": "<|video_pad|>"}
+    vision_of: dict[int, tuple[dict[str, Any], int]] = {}
+    sec = None
+    out: list[Encoded] = []
+    for it in items:
+        kind = "image" if it.kind == "image" else "video"
+        key = id(it.media)
+        if key not in vision_of:
+            if kind == "image":
+                v = dict(proc.image_processor(images=[it.media], return_tensors="pt"))
+                grid = v["image_grid_thw"]
+            else:
+                v = dict(proc.video_processor(videos=[it.media], return_tensors="pt", do_sample_frames=False))
+                if sec is None:
+                    sec = proc(text=[pads["video"]], videos=[it.media], return_tensors="pt",
+                               do_sample_frames=False).get("second_per_grid_ts")
+                if sec is not None:
+                    v["second_per_grid_ts"] = sec
+                grid = v["video_grid_thw"]
+            vision_of[key] = (v, int(grid.prod()) // merge)
+        vision, n_tokens = vision_of[key]
+        prompt = vlm.prompt(it.question, media=kind).replace(pads[kind], pads[kind] * n_tokens, 1)
+        full = prompt + it.answer + "<|im_end|>"
+        ids = tok(full, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
+        n_prompt = len(tok(prompt, add_special_tokens=False)["input_ids"])
+        mask = torch.zeros(len(ids), dtype=torch.bool)
+        mask[n_prompt:] = True
+        out.append(Encoded(ids, mask, vision, kind))
+    return out
+
+
+def mm_token_types(ids: Any, vocab: dict[str, int]) -> Any:
+    """1 on image placeholders, 2 on video placeholders, 0 elsewhere."""
+    return (ids == vocab["<|image_pad|>"]).long() + 2 * (ids == vocab["<|video_pad|>"]).long()
+
+
+def collate(batch: Sequence[Encoded], pad_id: int, vocab: dict[str, int]) -> dict[str, Any]:
+    import torch
+
+    n = max(len(e.input_ids) for e in batch)
+    ids = torch.full((len(batch), n), pad_id, dtype=torch.long)
+    att = torch.zeros((len(batch), n), dtype=torch.long)
+    labels = torch.full((len(batch), n), -100, dtype=torch.long)
+    for i, e in enumerate(batch):
+        k = len(e.input_ids)
+        ids[i, :k], att[i, :k] = e.input_ids, 1
+        labels[i, :k] = torch.where(e.answer_mask, e.input_ids, torch.full_like(e.input_ids, -100))
+    out: dict[str, Any] = {"input_ids": ids, "attention_mask": att, "labels": labels,
+                           "mm_token_type_ids": mm_token_types(ids, vocab)}
+    for key in batch[0].vision:
+        out[key] = torch.cat([e.vision[key] for e in batch])
+    return out
+
+
+def train_vlm(cfg: TrainConfig, clip_model: Any | None, log: Log = print,
+              items: list[D.VLMItem] | None = None) -> tuple[Any, Any]:
+    """Train world-vlm (vision tower from ``clip_model`` where shapes allow); returns (model, processor)."""
+    import torch
+
+    from vadbench.backbones.vlm import VLM
+    from vadbench.world.models import build_vlm, init_vision_from_clip
+
+    torch.set_num_threads(cfg.threads)
+    rng = np.random.default_rng([cfg.seed, 12])
+    t0 = time.time()
+    if items is None:
+        seeds = train_seeds(cfg.seed, cfg.clip_seeds + cfg.vlm_seeds)[cfg.clip_seeds:]
+        items = D.vlm_items(seeds, n_frames=cfg.n_frames, rng=rng)
+    model, processor = build_vlm(cfg.seed)
+    copied = init_vision_from_clip(model, clip_model) if clip_model is not None else []
+    vlm = VLM(model, processor, family="chat")
+    encoded = encode_items(vlm, items)
+    log(f"world-vlm: {len(items)} questions from {cfg.vlm_seeds} world seeds, {len(copied)} vision tensors "
+        f"from world-clip ({time.time() - t0:.0f} s)")
+    groups = {k: [i for i, e in enumerate(encoded) if e.kind == k] for k in ("image", "video")}
+    keys = {k: [items[i].key for i in idx] for k, idx in groups.items()}
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.vlm_lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, cfg.vlm_steps, 30))
+    pad = processor.tokenizer.pad_token_id
+    vocab = processor.tokenizer.get_vocab()
+    torch.manual_seed(cfg.seed)
+    for step in range(cfg.vlm_steps):
+        kind = "image" if step % 2 == 0 and groups["image"] else "video"
+        if not groups[kind]:
+            kind = "image"
+        idx = D_balanced(groups[kind], keys[kind], rng, cfg.vlm_batch)
+        out = model(**collate([encoded[i] for i in idx], pad, vocab))
+        opt.zero_grad()
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if step % 50 == 0 or step == cfg.vlm_steps - 1:
+            log(f"world-vlm step {step + 1}/{cfg.vlm_steps} loss {out.loss.item():.3f} "
+                f"({time.time() - t0:.0f} s)")
+    return model.eval(), processor
+
+
+def build(cfg: TrainConfig, folder: Any, log: Log = print, eval_seeds: int = 2,
+          eval_per_question: int = 240) -> dict[str, Any]:
+    """``vadbench world train``: train world-clip, then world-vlm, evaluate both on unseen seeds and save
+    the weights with their manifest into ``folder``; returns the manifest."""
+    import platform
+    from pathlib import Path
+
+    from vadbench.backbones.vlm import VLM
+    from vadbench.datasets.synthetic import GENERATOR_VERSION
+    from vadbench.world.evaluate import evaluate
+    from vadbench.world.models import clip_tokenizer
+    from vadbench.world.store import save
+
+    t0 = time.time()
+    clip_model = train_clip(cfg, log)
+    t_clip = time.time() - t0
+    vlm_model, processor = train_vlm(cfg, clip_model, log)
+    t_train = time.time() - t0
+    log(f"trained in {t_train:.0f} s (world-clip {t_clip:.0f} s); evaluating on {eval_seeds} unseen seeds")
+    report = evaluate((clip_model, clip_tokenizer()), VLM(vlm_model, processor, family="chat"),
+                      n_seeds=eval_seeds, n_frames=cfg.n_frames, log=log, per_question=eval_per_question)
+    seeds = train_seeds(cfg.seed, cfg.clip_seeds + cfg.vlm_seeds)
+    info = {
+        "training": {"seed": cfg.seed, "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+                     "world_seeds": [seeds[0], seeds[-1]], "generator_version": GENERATOR_VERSION,
+                     "train_seconds": round(t_train, 1), "clip_seconds": round(t_clip, 1),
+                     "torch_threads": cfg.threads, "machine": platform.machine()},
+        "accuracy": report,
+    }
+    return save(Path(folder), clip_model, vlm_model, info)
