@@ -334,9 +334,10 @@ _TINY_CHAT_TEMPLATE = (
 )
 
 
-def tiny_tokenizer(words: Sequence[str] = TINY_WORDS) -> Any:
+def tiny_tokenizer(words: Sequence[str] = TINY_WORDS, specials: Sequence[str] | None = None) -> Any:
     """A word-level fast tokenizer (lower-cased, punctuation split) with the special tokens BLIP-2 and
-    Qwen2.5-VL need; built in memory from ``words``.
+    Qwen2.5-VL need; built in memory from ``words``. ``specials`` (default: the current list) lets a trained
+    model keep the exact token ids it was trained with.
 
     >>> tok = tiny_tokenizer()
     >>> tok.convert_ids_to_tokens(tok("Is he running?", add_special_tokens=False).input_ids)
@@ -345,7 +346,8 @@ def tiny_tokenizer(words: Sequence[str] = TINY_WORDS) -> Any:
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {w: i for i, w in enumerate(_TINY_SPECIALS + sorted(set(words) - set(_TINY_SPECIALS)))}
+    specials = list(specials if specials is not None else _TINY_SPECIALS)
+    vocab = {w: i for i, w in enumerate(specials + sorted(set(words) - set(specials)))}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.normalizer = normalizers.Lowercase()
     tok.pre_tokenizer = pre_tokenizers.Sequence(
@@ -354,7 +356,7 @@ def tiny_tokenizer(words: Sequence[str] = TINY_WORDS) -> Any:
     tok.decoder = decoders.WordPiece()
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", bos_token="<s>", eos_token="</s>",
-        additional_special_tokens=_TINY_SPECIALS[4:],
+        additional_special_tokens=specials[4:],
     )
 
 

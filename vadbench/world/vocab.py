@@ -89,6 +89,19 @@ class WordTokenizer:
         return out
 
 
+#: The tiny tokenizer's special tokens and base words as world-vlm was trained with them, frozen here: the
+#: shipped embedding table follows exactly this order, whatever later changes to the tiny test vocabulary of
+#: :mod:`vadbench.backbones.vlm` add.
+VLM_SPECIALS = ("[PAD]", "[UNK]", "<s>", "</s>", "<image>", "<|im_start|>", "<|im_end|>", "<|vision_start|>",
+                "<|vision_end|>", "<|image_pad|>", "<|video_pad|>", "<answer>", "</answer>")
+VLM_BASE_WORDS = (
+    "yes no the a an person people in picture what is of pose behavior or action does look like question "
+    "answer describe image : ? . , walking running standing sitting fighting user assistant system you are "
+    "video surveillance analyst this clip show anomalous event such as shooting robbery explosion road "
+    "accident vandalism with"
+).split()
+
+
 def vlm_tokenizer() -> Any:
     """world-vlm's tokenizer: the word-level tokenizer of :mod:`vadbench.backbones.vlm` over :data:`WORDS`.
 
@@ -96,6 +109,6 @@ def vlm_tokenizer() -> Any:
     >>> tok.unk_token_id in tok("Is anyone running on the walkway?", add_special_tokens=False).input_ids
     False
     """
-    from vadbench.backbones.vlm import TINY_WORDS, tiny_tokenizer
+    from vadbench.backbones.vlm import tiny_tokenizer
 
-    return tiny_tokenizer(tuple(dict.fromkeys([*TINY_WORDS, *WORDS])))
+    return tiny_tokenizer(tuple(dict.fromkeys([*VLM_BASE_WORDS, *WORDS])), specials=VLM_SPECIALS)
