@@ -890,8 +890,13 @@ def run(
     )
     _atomic_write_text(run_dir / ROW_FILE, json.dumps(_jsonable(row), indent=2))
     if report:
+        from vadbench.leaderboard.floors import floor_for
+        from vadbench.paths import PROJECT_ROOT
         from vadbench.report import write_run_report
+        from vadbench.report_context import baseline_rows
 
+        preset_name = str(config["dataset_kwargs"].get("preset", "") or "")
+        sources = [p for p in (leaderboard, PROJECT_ROOT / "leaderboards" / "baselines.csv") if p]
         write_run_report(
             run_dir,
             config={"run_id": run_id, **config},
@@ -901,6 +906,9 @@ def run(
             video_labels=video_labels,
             branch_metrics=branch_metrics,
             per_type=type_auc,
+            dataset=ds,
+            beside=baseline_rows(config["dataset"], str(proto), preset_name, None, sources),
+            floor=floor_for(config["dataset"], str(proto), preset_name),
         )
     if leaderboard is not None:
         from vadbench.leaderboard import append_row
