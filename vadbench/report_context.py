@@ -48,7 +48,14 @@ def baseline_rows(dataset: str, protocol: str, preset: str = "", seed: int | Non
     from vadbench.paths import PROJECT_ROOT
 
     paths = [Path(p) for p in sources] or [PROJECT_ROOT / "leaderboards" / "baselines.csv"]
-    frames = [pd.read_csv(p) for p in paths if Path(p).is_file()]
+    frames = []
+    for p in paths:
+        if not Path(p).is_file():
+            continue
+        t = pd.read_csv(p)
+        if "auc_micro" not in t and {"metric", "value"} <= set(t):  # regression anchors (baselines.csv)
+            t = t[t["metric"] == "auc_micro"].assign(auc_micro=lambda x: x["value"] / 100, preset="")
+        frames.append(t)
     if not frames:
         return []
     table = pd.concat(frames, ignore_index=True)
@@ -63,10 +70,13 @@ def baseline_rows(dataset: str, protocol: str, preset: str = "", seed: int | Non
         part = part[[(_fields(p).get("split"), _fields(p).get("gt")) == (want.get("split"), want.get("gt"))
                      for p in part["protocol"]]]
         if preset and "preset" in part:
-            part = part[[str(x).split("-")[0] == preset.split("-")[0] for x in part["preset"]]]
+            part = part[[str(x) in ("", "nan") or str(x).split("-")[0] == preset.split("-")[0]
+                         for x in part["preset"]]]
         if seed is not None and "seed" in part and (part["seed"] == seed).any():
             part = part[part["seed"] == seed]
-        part = part.drop_duplicates(subset=[c for c in ("seed", "config_hash") if c in part], keep="last")
+        keys = [c for c in ("seed", "config_hash") if c in part]
+        if keys:
+            part = part.drop_duplicates(subset=keys, keep="last")
         if part.empty or "auc_micro" not in part:
             continue
         rows.append({"method": method, "auc_micro": float(part["auc_micro"].mean()),
