@@ -424,7 +424,8 @@ def _place(w: World, rng: np.random.Generator, frames: tuple[int, int]) -> dict[
         return _fast_worst(split_labels(w))
 
     cur = objective()
-    for _ in range(6000):
+    # a handful of test videos (toy presets) cannot reach the target: do not search for long there
+    for _ in range(6000 if len(tests) >= 8 else 200):
         if cur <= PROBE_TARGET * 0.8:
             break
         v = movable[int(rng.integers(len(movable)))]
