@@ -28,8 +28,6 @@ test: install
 regress: install
 	rm -f $(RESULTS)
 	$(VB) run --method vadclip --dataset synthetic --preset tiny --leaderboard $(RESULTS)
-	$(VB) run --method frame-diff --dataset synthetic --preset tiny-weak --leaderboard $(RESULTS)
-	$(VB) run --method knn --dataset synthetic --preset tiny --leaderboard $(RESULTS)
 	$(VB) regress --results $(RESULTS) --baseline leaderboards/baselines.csv --no-allow-empty
 
 test-all: install
