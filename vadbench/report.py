@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from vadbench.report_context import top_frames_strip, wrap_protocol
+
 #: Metrics shown as percentages in the tables (the others, e.g. counts, are shown as they are).
 _FRACTION_METRICS = ("auc", "ap", "pr_auc", "far")
 
@@ -172,6 +174,8 @@ def render_html(
     branch_metrics: Mapping[str, Mapping[str, Any]] | None = None,
     per_type: Mapping[str, Mapping[str, Any]] | None = None,
     images: Sequence[tuple[str, Path]] = (),
+    beside: Sequence[Mapping[str, Any]] = (),
+    floor: Mapping[str, Any] | None = None,
 ) -> str:
     """The report as one HTML string (images inlined as base64, no external file or script).
 
@@ -182,11 +186,24 @@ def render_html(
 
     parts = [
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>Protocol: <code>{html.escape(protocol)}</code></p>",
+        "<p>Protocol:<br><code>" + "<br>".join(html.escape(x) for x in wrap_protocol(protocol, 100))
+        + "</code></p>",
         "<p>Fractions are shown in percent; n/a = undefined under this protocol.</p>",
         "<h2>Metrics</h2>",
         _table([(html.escape(k), _fmt(k, v)) for k, v in metrics.items()], ("metric", "value")),
     ]
+    if beside or floor:  # issue 9: the standard baselines and the content-free floor beside the method
+        rows = [(html.escape(r["method"]), _fmt("auc_micro", r["auc_micro"]), str(r["seeds"]),
+                 "<code>" + "<br>".join(html.escape(x) for x in wrap_protocol(r["protocol"], 60)) + "</code>")
+                for r in beside]
+        if floor:
+            rows.append((f"floor ({html.escape(floor['probe'])})", _fmt("auc_micro", floor["auc"]), "",
+                         html.escape(str(floor.get("labels", "")))))
+        parts += ["<h2>Beside it: baselines on the same split and labels</h2>",
+                  "<p>Micro AUC, mean over the seeds measured (leaderboards/baselines.csv and this run's "
+                  "leaderboard); the floor is the best content-free probe (<code>vadbench datasets audit"
+                  "</code>).</p>",
+                  _table(rows, ("method", "auc_micro", "seeds", "protocol"))]
     if branch_metrics:
         keys = sorted({k for m in branch_metrics.values() for k in m})
         parts += [
@@ -217,7 +234,9 @@ def render_html(
             ),
         ]
     for alt, path in images:
-        heading = "ROC and PR curves (all test frames)" if alt == "ROC / PR" else "Scores per video"
+        heading = {"ROC / PR": "ROC and PR curves (all test frames)",
+                   "top frames": "Highest-scored test frames (one per video; red: ground-truth boxes)"}.get(
+            alt, "Scores per video")
         parts += [f"<h2>{heading}</h2>", f"<div>{_img(path, alt)}</div>"]
     parts += [
         "<h2>Resolved config</h2>",
@@ -246,6 +265,9 @@ def write_run_report(
     branch_metrics: Mapping[str, Mapping[str, Any]] | None = None,
     per_type: Mapping[str, Mapping[str, Any]] | None = None,
     max_videos: int = 12,
+    dataset: Any = None,
+    beside: Sequence[Mapping[str, Any]] = (),
+    floor: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``plots/*.png`` and ``report.html`` into ``run_dir`` from the protocol-aligned frames
     (``aligned``: ``videos``, ``labels``, ``scores``, ``lengths``, from :func:`vadbench.protocol.apply`)."""
@@ -265,6 +287,10 @@ def write_run_report(
             plots / "scores.png", chosen, [scores[x] for x in sl], [labels[x] for x in sl]
         )
         images.append(("scores per video (shaded: ground truth)", path))
+    if dataset is not None:
+        strip = top_frames_strip(plots / "top_frames.png", dataset, aligned)
+        if strip is not None:
+            images.append(("top frames", strip))
     text = render_html(
         title=f"vadbench run {config.get('run_id', run_dir.name)}",
         config=config,
@@ -273,6 +299,8 @@ def write_run_report(
         branch_metrics=branch_metrics,
         per_type=per_type,
         images=images,
+        beside=beside,
+        floor=floor,
     )
     from vadbench.atomic import atomic_write_text
 

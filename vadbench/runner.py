@@ -1009,17 +1009,26 @@ def record_stage(
     )
     folder.write_json(RunFolder.ROW, row)
     if report:
+        from vadbench.leaderboard.floors import floor_for
+        from vadbench.paths import shipped_file
         from vadbench.report import write_run_report
+        from vadbench.report_context import baseline_rows
 
+        preset_name = str(config["dataset_kwargs"].get("preset", "") or "")
+        sources = [p for p in (leaderboard, shipped_file("leaderboards/baselines.csv")) if p]
+        protocol = str(plan.protocol)
         write_run_report(
             folder.path,
             config={"run_id": folder.run_id, **config},
-            protocol=str(plan.protocol),
+            protocol=protocol,
             metrics=ev.metrics,
             aligned=ev.aligned,
             video_labels=inputs.video_labels,
             branch_metrics=ev.outputs,
             per_type=ev.per_type,
+            dataset=plan.ds,
+            beside=baseline_rows(config["dataset"], protocol, preset_name, None, sources),
+            floor=floor_for(config["dataset"], protocol, preset_name),
         )
     if leaderboard is not None:
         from vadbench.leaderboard import append_row

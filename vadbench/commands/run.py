@@ -36,33 +36,40 @@ def _parse_sets(values: list[str] | None, flag: str = "--set") -> dict[str, Any]
     return out
 
 
-def _print_metrics(result: Any) -> None:
-    import math
+def _print_metrics(result: Any, leaderboard: Any = None) -> None:
+    """The run summary in plain lines of at most 80 characters (a terminal or a log file): the wrapped
+    protocol, the metrics, the baselines on the same split and labels and the content-free floor."""
+    from vadbench.leaderboard.floors import floor_for
+    from vadbench.paths import shipped_file
+    from vadbench.report_context import baseline_rows, summary_lines
 
-    from rich.table import Table
-
+    row = result.row
+    preset = str(row.get("preset", "") or "")
+    sources = [p for p in (leaderboard, shipped_file("leaderboards/baselines.csv")) if p]
+    beside = baseline_rows(row.get("dataset", ""), row.get("protocol", ""), preset, None, sources)
+    beside = [r for r in beside if r["method"] != row.get("method")]
+    floor = floor_for(row.get("dataset", ""), row.get("protocol", ""), _dataset_preset(result))
     from vadbench.commands.score import interval_text, interval_title
-    from vadbench.console import console as make_console
 
-    table = Table(title=f"{result.run_id}  [{result.row.get('protocol', '')}]", title_justify="left")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    table.add_column(interval_title(result.row) or "95 % CI", justify="right")
-    for key, value in result.metrics.items():
-        if isinstance(value, float):
-            text = (
-                "n/a"
-                if math.isnan(value)
-                else (f"{value:.4f}" if key == "n_one_class" else f"{100 * value:.2f}")
-            )
-        else:
-            text = str(value)
-        table.add_row(key, text, interval_text(result.row, key))
-    console = make_console()
-    console.print(table)
+    cis = {key: interval_text(row, key) for key in result.metrics}
+    for line in summary_lines(result.run_id, row.get("protocol", ""), result.metrics, beside, floor,
+                              intervals=cis, interval_title=interval_title(row)):
+        typer.echo(line)
     if result.resumed:
-        console.print(f"resumed: {', '.join(result.resumed)} (use --fresh to refit)")
-    console.print(f"run folder: {result.run_dir}  (report: {result.run_dir / 'report.html'})")
+        typer.echo(f"resumed: {', '.join(result.resumed)} (use --fresh to refit)")
+    typer.echo(f"run folder: {result.run_dir}")
+    typer.echo(f"report: {result.run_dir / 'report.html'}")
+
+
+def _dataset_preset(result: Any) -> str:
+    """The synthetic dataset preset of a run (from its config.yaml), else ''."""
+    import yaml
+
+    try:
+        cfg = yaml.safe_load((result.run_dir / "config.yaml").read_text())
+        return str((cfg.get("dataset_kwargs") or {}).get("preset", "") or "")
+    except (OSError, AttributeError, yaml.YAMLError):
+        return ""
 
 
 def register(apps: dict[str, typer.Typer]) -> None:
@@ -157,7 +164,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
             protocol=protocol,
             progress=progress,
         )
-        _print_metrics(result)
+        _print_metrics(result, leaderboard)
         typer.echo(f"row appended to {leaderboard}")
 
     @root.command("grid")

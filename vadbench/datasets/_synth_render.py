@@ -553,7 +553,11 @@ def render(
     frames = np.empty((n, H, W, 3), np.uint8)
     mask = np.zeros((n, H, W), np.uint8)
     flick_amp, flick_f, flick_ph = rng.uniform(0, 0.025), rng.uniform(0.02, 0.08), rng.uniform(0, 6.3)
-    fg_a = scene.fg_alpha[..., None]
+    rows_, cols_ = np.nonzero(scene.fg_alpha > 0)
+    oi0, oi1 = (int(rows_.min()), int(rows_.max()) + 1) if rows_.size else (0, 0)
+    oj0, oj1 = (int(cols_.min()), int(cols_.max()) + 1) if cols_.size else (0, 0)
+    fg_a = scene.fg_alpha[oi0:oi1, oj0:oj1, None]
+    fg_rgb = scene.fg_rgb[oi0:oi1, oj0:oj1]
     for t in range(n):
         img = scene.background.copy()
         present = [(tr, tau) for tr in tracks if (tau := tr.at(t)) is not None]
@@ -578,8 +582,12 @@ def render(
                     mask[t, ci0:ci1, cj0:cj1] |= m.astype(np.uint8)
                 else:
                     mask[t, box[1] : box[3], box[0] : box[2]] = 1
-        img = img * (1 - fg_a) + scene.fg_rgb  # fg_rgb is premultiplied
+        occ = img[oi0:oi1, oj0:oj1]
+        img[oi0:oi1, oj0:oj1] = occ * (1 - fg_a) + fg_rgb  # fg_rgb is premultiplied
         g = gain * (1 + flick_amp * np.sin(flick_f * t + flick_ph))
-        img = img * g + rng.standard_normal((H, W, 3), dtype=np.float32) * noise
-        frames[t] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+        img *= np.float32(g)
+        img += rng.standard_normal((H, W, 3), dtype=np.float32) * np.float32(noise)
+        np.rint(img, out=img)
+        np.clip(img, 0, 255, out=img)
+        frames[t] = img
     return frames, mask

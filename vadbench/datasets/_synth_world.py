@@ -49,8 +49,6 @@ EVENTS_P = (0.6, 0.28, 0.12)
 #: An event shows at least this many abnormal frames in its video; a test video keeps this share normal.
 MIN_EVENT_FRAMES = 8
 MAX_ABNORMAL_SHARE = 0.85
-#: Share of events already in progress when their video starts (their label starts at frame 0).
-IN_PROGRESS_P = 0.12
 #: The placement search stops when every content-free probe is within this of 0.5 (AUC), on both splits.
 PROBE_TARGET = 0.015
 #: Structured state columns (one row per object per frame in view), see :func:`states`.
@@ -421,8 +419,13 @@ def _place(w: World, rng: np.random.Generator, frames: tuple[int, int]) -> dict[
     movable = tests + [v for v in w.videos if v.subset == "train" and v.weak == "test"]
     for v in tests:
         _redraw_video(v, rng)
-    cur = _fast_worst(split_labels(w))
-    for _ in range(6000):
+
+    def objective() -> float:
+        return _fast_worst(split_labels(w))
+
+    cur = objective()
+    # a handful of test videos (toy presets) cannot reach the target: do not search for long there
+    for _ in range(6000 if len(tests) >= 8 else 200):
         if cur <= PROBE_TARGET * 0.8:
             break
         v = movable[int(rng.integers(len(movable)))]
@@ -433,7 +436,7 @@ def _place(w: World, rng: np.random.Generator, frames: tuple[int, int]) -> dict[
                 _redraw_video(v, rng)
         else:
             _redraw_event(v, v.events[int(rng.integers(len(v.events)))], rng)
-        new = _fast_worst(split_labels(w))
+        new = objective()
         if new <= cur:
             cur = new
         else:
@@ -454,12 +457,11 @@ def _ok(v: VideoPlan) -> bool:
 
 
 def _draw_onset(v: VideoPlan, e: EventPlan, rng: np.random.Generator) -> int:
-    """An onset anywhere in the video (uniform over ``[0, n - 8]``), or, with probability
-    ``IN_PROGRESS_P``, an event already in progress at the first frame."""
+    """An onset uniform over ``[8 - D, n - 8]`` (D: the event's duration): the video is a window on a
+    stationary stream of events, so long events are often in progress at the first frame or still running
+    at the last, and abnormal frames are spread evenly over the video."""
     k = min(MIN_EVENT_FRAMES, e.length)
-    if e.length > k and rng.random() < IN_PROGRESS_P:
-        return int(rng.integers(k - e.length, 0))
-    return int(rng.integers(0, v.n_frames - k + 1))
+    return int(rng.integers(k - e.length, v.n_frames - k + 1))
 
 
 def _redraw_event(v: VideoPlan, e: EventPlan, rng: np.random.Generator) -> None:

@@ -63,8 +63,9 @@ if TYPE_CHECKING:
 PathLike = str | os.PathLike[str]
 
 #: Bump when the generated content changes for a given seed (cached copies of older versions are rebuilt).
-#: 2: onsets anywhere, varied durations, 1-3 events, content-free probes at chance, people tens of pixels.
-GENERATOR_VERSION = "2"
+#: 2-3: onsets anywhere (a window on a stationary stream of events), varied durations, 1-3 events,
+#: content-free probes at chance, people tens of pixels (2 was an intermediate placement).
+GENERATOR_VERSION = "3"
 MANIFEST = "synthetic.json"
 GENERATOR = "vadbench.datasets.synthetic"
 

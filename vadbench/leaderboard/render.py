@@ -16,6 +16,7 @@ import io
 from collections.abc import Sequence
 
 from vadbench.leaderboard.columns import COUNT_METRICS, _metric_order, format_percent
+from vadbench.leaderboard.floors import floor_lines
 from vadbench.leaderboard.tables import NOT_COMPARABLE, BoardRow, BoardTable
 
 LEAK_FLAG = "⚠ selection=test"
@@ -132,6 +133,7 @@ def render_markdown(tables: Sequence[BoardTable]) -> str:
         lines.append("")
         for pid, proto in table.protocols.items():
             lines.append(f"- {pid}: `{proto or '(blank)'}`")
+        lines.extend(floor_lines(table.dataset, table.protocols))  # issue 9: the content-free floor
         for ref, text in table.references.items():
             lines.append(f"- [{ref}] {_md_escape(text)}")
         lines.append("")

@@ -8,7 +8,7 @@ Example:
     >>> train = [FeatureSample("n", np.array([[1, 0], [0.9, 0.1]], np.float32), label=0)]
     >>> m = KNN({"k": 1, "normalize": False}).fit(train)
     >>> m.score(FeatureSample("t", np.array([[1, 0], [0, 1]], np.float32))).round(3).tolist()
-    [0.0, 1.345]
+    [0.0, 1.273]
 """
 
 from __future__ import annotations
