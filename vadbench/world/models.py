@@ -67,7 +67,9 @@ def build_clip(seed: int = 0) -> Any:
     import open_clip
     import torch
 
-    with torch.random.fork_rng(devices=[]):
+    from vadbench.backbones.clip import _quiet_random_init
+
+    with torch.random.fork_rng(devices=[]), _quiet_random_init(True):
         torch.manual_seed(seed)
         return open_clip.create_model(register_clip(), pretrained=None, device="cpu", precision="fp32")
 
