@@ -83,6 +83,8 @@ DATASETS.add("nwpu-campus", "vadbench.datasets.nwpu_campus:NWPUCampus")
 DATASETS.add("synthetic", "vadbench.datasets.synthetic:Synthetic")
 
 METHODS.add("vadclip", "vadbench.methods.vadclip:VadCLIP")
+METHODS.add("cbcg", "vadbench.methods.cbcg:CBCG")
+METHODS.add("clustering-guided", "vadbench.methods.cbcg:CBCG")
 
 BACKBONES.add("clip", "vadbench.backbones.clip:load_clip")
 BACKBONES.add("vlm", "vadbench.backbones.vlm:VLM")
