@@ -1,51 +1,38 @@
 """CBCG as a vadbench method: paired-bag training of :mod:`~vadbench.methods.cbcg.torch_model`, guided scores.
 
-The method is written in the shape of the platform's ``TorchMethod`` (``build`` / ``modules`` /
-``configure_optimizers`` / ``train_batches`` / ``training_step`` / ``on_epoch_end``); until that contract is
-merged, :meth:`CBCG.fit` runs the same steps in its own short loop.
+A :class:`~vadbench.methods.training.TorchMethod`: the platform's ``fit_loop`` owns epochs, seeding, progress,
+history and resumable checkpoints; this module writes the step (spec 5.3-5.5) and the scoring (5.7).
 
 Example:
     >>> import numpy as np
     >>> from vadbench.methods.base import FeatureSample
     >>> rng = np.random.default_rng(0)
-    >>> train = [FeatureSample(f"v{i}", rng.normal(size=(9, 8)).astype(np.float32), i % 2) for i in range(8)]
+    >>> train = [FeatureSample(f"v{i}", rng.normal(size=(9, 8)).astype(np.float32), label=i % 2)
+    ...          for i in range(8)]
     >>> m = CBCG({"segments": 4, "batch_size": 2, "epochs": 2, "hidden_dim": 16, "embed_dim": 8}, seed=0)
+    >>> m.progress = False
     >>> m.fit(train).score(FeatureSample("t", np.zeros((7, 8), np.float32))).shape
     (7,)
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
-import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vadbench.errors import ConfigError, DataError
-from vadbench.methods.base import FeatureSample, Method
-from vadbench.methods.cbcg.config import Config, make_config
-
-RESUME_FILE = "cbcg-resume.pt"
-
-
-def _resolve_device(device: str | None) -> str:
-    if device in (None, "auto"):
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
+from vadbench.methods.base import FeatureSample
+from vadbench.methods.cbcg.config import Config
+from vadbench.methods.training import TorchMethod
 
 
-class CBCG(Method):
+class CBCG(TorchMethod):
     """CBCG (Cao et al., ICME 2023; spec section 5 reconstruction): weakly supervised, snippet features.
 
     ``score_outputs`` returns ``{"score": guided score, "regression": s, "cluster": g}`` per snippet
-    (``cluster`` only with the clustering branch); ``score`` is the guided score (``guidance`` option).
+    (``cluster`` only with the clustering branch); the headline ``score`` follows the ``guidance`` option.
     """
 
     name = "cbcg"
@@ -60,28 +47,37 @@ class CBCG(Method):
     def __init__(
         self, config: Mapping[str, Any] | None = None, *, device: str = "cpu", seed: int = 0
     ) -> None:
-        super().__init__(dict(config or {}), device=_resolve_device(device), seed=seed)
-        self.cfg: Config = make_config(config)
-        self.config = dataclasses.asdict(self.cfg)
-        #: Show a progress bar while training (the runner turns it off).
-        self.progress = False
-        #: Per-epoch mean losses, learning rate and time.
-        self.history: list[dict[str, float]] = []
+        super().__init__(config, device=device, seed=seed)
+        self.cfg: Config
         self.fit_info: dict[str, Any] = {}
         self.model: Any = None
         self.memory: Any = None
         self.in_dim: int | None = None
+        self.steps_per_epoch: int | None = None
         self._epoch = 0
         self._data: tuple[np.ndarray, np.ndarray] | None = None
         self._pending: Any = None
         self._last_centres: tuple[Any, Any] | None = None
 
-    # -- TorchMethod-shaped pieces ---------------------------------------------------------------------------
+    @classmethod
+    def contract_config(cls) -> dict[str, Any]:
+        """Small sizes for the contract test (tiny synthetic set: b = 2, S = 4, 2 epochs)."""
+        return {
+            "segments": 4,
+            "batch_size": 2,
+            "epochs": 2,
+            "hidden_dim": 32,
+            "head_dim": 16,
+            "embed_dim": 16,
+        }
+
+    # -- TorchMethod ---------------------------------------------------------------------------------------
     def build(self, samples: Sequence[FeatureSample]) -> None:
         """Check and resample the training samples (kept for :meth:`train_batches`), then create the network
         and the centre memory for their feature width."""
         self._data = self._training_arrays(list(samples))
-        self._digest = None
+        y = self._data[1]
+        self.steps_per_epoch = min(int((y == 0).sum()), int((y == 1).sum())) // self.cfg.batch_size
         self.build_modules(int(self._data[0].shape[-1]))
 
     def build_modules(self, in_dim: int) -> None:
@@ -92,7 +88,7 @@ class CBCG(Method):
 
         cfg = self.cfg
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(self.seed))
+            torch.manual_seed(self.seed)
             self.model = CBCGModel(
                 in_dim,
                 cfg.hidden_dim,
@@ -109,6 +105,8 @@ class CBCG(Method):
 
     def modules(self) -> dict[str, Any]:
         """What is trained and saved: the network and the memory (its buffers)."""
+        if self.model is None:
+            return {}
         return {"model": self.model, "memory": self.memory}
 
     def configure_optimizers(self) -> tuple[Any, Any]:
@@ -129,6 +127,7 @@ class CBCG(Method):
 
         from vadbench.methods.cbcg.sampling import paired_batches
 
+        self._epoch = epoch
         x, y = self._data
         return [
             (torch.from_numpy(x[idx]).to(self.device), torch.from_numpy(y[idx]).to(self.device))
@@ -237,109 +236,15 @@ class CBCG(Method):
         x = np.stack([resample_segments(self._check(s, width), cfg.segments) for s in samples])
         return x, y
 
-    # -- training loop (until the platform's fit_loop is merged) ---------------------------------------------
     def fit(self, samples: Sequence[FeatureSample]) -> CBCG:
-        """Train on weakly labelled feature samples (every crop is its own sample, spec 3)."""
-        import torch
-
-        samples = list(samples)
-        self.build(samples)
-        data = self._data
-        opt, sched = self.configure_optimizers()
-        rng = np.random.default_rng(int(self.seed))
-        start = self._resume(opt, sched, rng)
-        t_fit = time.perf_counter()
-        gen_state = torch.random.get_rng_state()
-        torch.manual_seed(int(self.seed) + 1)  # dropout stream, independent of the caller's global state
-        try:
-            for epoch in range(start, self.cfg.epochs):
-                self._epoch = epoch
-                self.model.train()
-                t0, sums, n = time.perf_counter(), {}, 0
-                for batch in self.train_batches(samples, epoch, rng):
-                    parts = self.training_step(batch)
-                    opt.zero_grad(set_to_none=True)
-                    parts["loss"].backward()
-                    opt.step()
-                    for key, val in parts.items():
-                        sums[key] = sums.get(key, 0.0) + float(val.detach())
-                    n += 1
-                record = {
-                    "epoch": epoch + 1,
-                    "steps": n,
-                    "lr": opt.param_groups[0]["lr"],
-                    "time_s": time.perf_counter() - t0,
-                    **{k: v / max(n, 1) for k, v in sums.items()},
-                }
-                if sched is not None:
-                    sched.step()
-                self.on_epoch_end(epoch)
-                self.history.append(record)
-                self._save_resume(epoch + 1, opt, sched, rng)
-        finally:
-            torch.random.set_rng_state(gen_state)
-        self.model.eval()
-        self.fit_info = {
-            "epochs": self.cfg.epochs,
-            "steps_per_epoch": min(int((data[1] == 0).sum()), int((data[1] == 1).sum()))
-            // self.cfg.batch_size,
-            "fit_s": time.perf_counter() - t_fit,
-            "n_samples": len(samples),
-            "n_abnormal": int(data[1].sum()),
-            "topk": self.cfg.topk_k,
-        }
+        """Train on weakly labelled feature samples (every crop is its own sample, spec 3): ``build``, then
+        the platform's ``fit_loop``."""
+        super().fit(samples)
+        self.flush_memory()
+        self.fit_info.update(
+            steps_per_epoch=self.steps_per_epoch, n_abnormal=int(self._data[1].sum()), topk=self.cfg.topk_k
+        )
         return self
-
-    def _resume_path(self) -> Path | None:
-        return Path(self.work_dir) / RESUME_FILE if self.work_dir is not None else None
-
-    def _fingerprint(self) -> str:
-        import hashlib
-
-        if getattr(self, "_digest", None) is None:  # once per fit: the training arrays can be gigabytes
-            x, y = self._data if self._data is not None else (np.zeros(0), np.zeros(0))
-            h = hashlib.sha256(y.tobytes())
-            for row in x:
-                h.update(np.ascontiguousarray(row).tobytes())
-            self._digest = h.hexdigest()
-        return json.dumps({"config": self.config, "seed": self.seed, "data": self._digest}, sort_keys=True)
-
-    def _save_resume(self, epoch: int, opt: Any, sched: Any, rng: np.random.Generator) -> None:
-        import torch
-
-        path = self._resume_path()
-        if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        state = {
-            "fingerprint": self._fingerprint(),
-            "epoch": epoch,
-            "weights": self.state_dict(),
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict() if sched is not None else {},
-            "rng": json.dumps(rng.bit_generator.state),
-            "history": json.dumps(self.history),
-        }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-
-    def _resume(self, opt: Any, sched: Any, rng: np.random.Generator) -> int:
-        import torch
-
-        path = self._resume_path()
-        if path is None or not path.is_file():
-            return 0
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        if state.get("fingerprint") != self._fingerprint():
-            return 0
-        self.load_state_dict(state["weights"])
-        opt.load_state_dict(state["optimizer"])
-        if sched is not None:
-            sched.load_state_dict(state["scheduler"])
-        rng.bit_generator.state = json.loads(state["rng"])
-        self.history = json.loads(state["history"])
-        return int(state["epoch"])
 
     # -- scoring ---------------------------------------------------------------------------------------------
     def inference_centres(self) -> tuple[Any, Any]:
@@ -373,16 +278,15 @@ class CBCG(Method):
         """One guided score per snippet (``score_outputs(sample)["score"]``)."""
         return self.score_outputs(sample)[self.headline]
 
-    # -- persistence -----------------------------------------------------------------------------------------
+    # -- persistence ----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Network weights (``model.*``), memory buffers (``memory.*``) and the last batch centres."""
+        """Network weights (``model.*``), memory buffers (``memory.*``) and the last batch's centres."""
         if self.model is None:
             raise ConfigError("CBCG has no weights before fit()")
-        out = {f"model.{k}": v.detach().cpu() for k, v in self.model.state_dict().items()}
-        out.update({f"memory.{k}": v.detach().cpu() for k, v in self.memory.state_dict().items()})
+        out = super().state_dict()
         last = self._last_centres
         if last is not None and last[1] is not None:
-            out["last_centres"] = torch_stack(last)
+            out["last_centres"] = _stack(last)
         return out
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -394,20 +298,16 @@ class CBCG(Method):
         in_dim = int(state["model.conv1.weight"].shape[1])
         if self.model is None or self.in_dim != in_dim:
             self.build_modules(in_dim)
-        model_state = {k[6:]: torch.as_tensor(v) for k, v in state.items() if k.startswith("model.")}
-        mem_state = {k[7:]: torch.as_tensor(v) for k, v in state.items() if k.startswith("memory.")}
         try:
-            self.model.load_state_dict(model_state)
-            self.memory.load_state_dict(mem_state)
+            super().load_state_dict({k: v for k, v in state.items() if k != "last_centres"})
         except RuntimeError as err:
             raise ConfigError(f"CBCG weights do not fit this config: {err}") from None
         if "last_centres" in state:
             last = torch.as_tensor(state["last_centres"]).to(self.device)
             self._last_centres = (last[0], last[1])
-        self.model.eval()
 
 
-def torch_stack(pair: tuple[Any, Any]) -> Any:
+def _stack(pair: tuple[Any, Any]) -> Any:
     """``(c_n, c_a)`` -> a ``(2, e)`` CPU tensor."""
     import torch
 
