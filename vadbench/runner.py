@@ -273,15 +273,20 @@ def resolve_split_variant(variants: Sequence[str], supervision: str, protocol_sp
     """The split variant of a dataset that fits the method's supervision.
 
     Datasets with both ``semi`` and ``weak`` splits (ShanghaiTech, NWPU, synthetic) give ``weak`` to weakly
-    supervised methods and ``semi`` to the others; other datasets use the protocol's split (``test``).
+    supervised methods and ``semi`` to the others (zero-shot methods: the protocol's split); other datasets
+    use the protocol's split (``test``).
 
     >>> resolve_split_variant(("semi", "weak"), "semi", "semi")
     'semi'
+    >>> resolve_split_variant(("semi", "weak"), "zero-shot", "weak")
+    'weak'
     >>> resolve_split_variant(("test",), "weak", "test")
     'test'
     """
     variants = tuple(variants)
     if {"semi", "weak"} <= set(variants):
+        if supervision == "zero-shot" and protocol_split in ("semi", "weak"):
+            return str(protocol_split)  # nothing is trained: a zero-shot method runs on either test set
         want = "weak" if supervision == "weak" else "semi"
         if protocol_split in ("semi", "weak") and protocol_split != want:
             raise ConfigError(

@@ -155,6 +155,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
     """Add ``datasets check`` and ``gt export``."""
     apps["datasets"].command("check")(fail_on_error(check))
     apps["gt"].command("export")(fail_on_error(export))
+    from vadbench.commands import audit
+
+    audit.register(apps)
     # --- synthetic (H4) ---
     import importlib
 
