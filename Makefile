@@ -28,6 +28,7 @@ test: install
 regress: install
 	rm -f $(RESULTS)
 	$(VB) run --method vadclip --dataset synthetic --preset tiny --leaderboard $(RESULTS)
+	$(VB) run --method cbcg --dataset synthetic --preset tiny --leaderboard $(RESULTS)
 	$(VB) regress --results $(RESULTS) --baseline leaderboards/baselines.csv --no-allow-empty
 
 test-all: install
