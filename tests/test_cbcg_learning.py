@@ -1,16 +1,21 @@
-"""CBCG learns from video labels, and beats a top-k MIL head trained on the same features.
+"""CBCG learns from video labels, above the ``mil`` baseline and above a top-k MIL head on the same features.
 
 Data: weakly labelled features made here (64-d N(0, 1) snippets; in abnormal videos one run of 2 to T/4
 snippets is shifted by 1.5 along a hidden unit direction; only video labels are given; 32 + 32 training and
-16 + 16 test videos of 16-63 snippets). The `mil` baseline of the synth branch was not committed when this
-was written, so the MIL comparison is CBCG's own ``clustering_branch=off`` (spec 5.9: the MIL baseline: the
-same encoder and regression head with top-k MIL only), on the same features and seeds.
+16 + 16 test videos of 16-63 snippets). The synthetic dataset's tiny random-CLIP features carry no signal that
+any weak head learns (CBCG and ``mil`` both near chance there, see the card), and the world-clip features were
+not available, so the learning evidence is on these features.
 
-Measured (3 data/model seeds, ``make_config`` below, 100 epochs x 4 steps, CPU): snippet AUC
-CBCG 0.794 / 0.745 / 0.834 (mean 0.791), MIL 0.797 / 0.725 / 0.816 (mean 0.779) [before the platform
-merge; see the card for the figures of the merged loop]. The margin over MIL is small (about 0.01 on the
-mean, within the seed spread: one seed has CBCG below MIL), so the test asserts the mean over the 3 seeds
-only, with a margin of 0.0. Both tests are ``slow`` (a fit takes 20-100 s on the shared 2-core machine).
+Measured (``make_config`` below: 100 epochs x 4 steps; seeds 0 / 1 / 2 for data and model; CPU, the platform's
+fit_loop), snippet AUC:
+- CBCG 0.807 / 0.787 / 0.833 (mean 0.809);
+- top-k MIL head (CBCG's ``clustering_branch=off``, spec 5.9: same encoder and regression head) 0.793 /
+  0.762 / 0.813 (mean 0.789): CBCG is above it on every seed (+0.015 / +0.025 / +0.020);
+- the ``mil`` baseline (Sultani's ranking head, ``vadbench.methods.baselines.mil``, its code defaults: 20 x 50
+  steps of 30 + 30 bags) 0.552 / 0.341 / 0.738 (mean 0.544; 265-395 s a fit, too slow to rerun here).
+FLOOR (on CBCG's mean over the seeds) = the ``mil`` baseline's mean + 0.15 (measured gain 0.265); MARGIN is
+half the measured mean gain over the top-k MIL head. Both tests are ``slow`` (a CBCG fit takes 20-100 s on
+the shared 2-core machine).
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from vadbench.methods.cbcg import CBCG
 
 D = 64
 SHIFT = 1.5
-FLOOR = 0.70  # measured 0.79 (0.75-0.83 over seeds); the untrained model is near chance
-MARGIN = 0.0  # mean CBCG - mean MIL over 3 seeds: measured about +0.01
+MIL_BASELINE_MEAN = 0.544  # measured: the mil baseline on these features, seeds 0-2 (see above)
+FLOOR = MIL_BASELINE_MEAN + 0.15  # CBCG measured 0.787-0.833; the untrained model is near chance
+MARGIN = 0.01  # mean CBCG - mean top-k MIL head over 3 seeds: measured +0.020
 
 
 @pytest.fixture(autouse=True)
@@ -98,5 +104,5 @@ def test_cbcg_beats_top_k_mil_on_the_same_features():
         train, test = split(seed)
         full.append(snippet_auc(fitted(make_config(), train, seed), test))
         mil.append(snippet_auc(fitted(make_config(clustering_branch="off"), train, seed), test))
+    assert np.mean(full) > FLOOR, full
     assert np.mean(full) > np.mean(mil) + MARGIN, (full, mil)
-    assert min(full) > FLOOR - 0.05, full
