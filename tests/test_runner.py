@@ -461,3 +461,35 @@ def test_cli_run_and_methods_list(fakes: dict[str, Any]) -> None:
     assert bad.exit_code == 2 and "--set expects key=value" in bad.output
     listed = runner.invoke(app, ["methods", "list"])
     assert listed.exit_code == 0 and "fake-semi" in listed.output and "frames" in listed.output
+
+
+def test_failed_run_row_names_its_run_folder(fakes: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that fails after planning leaves error.txt in its folder and its failed row has the same id."""
+    from vadbench.runner import run_or_fail
+
+    meth = fakes["method"]
+
+    def broken_fit(self, samples):
+        raise RuntimeError("diverged on purpose")
+
+    monkeypatch.setattr(meth, "fit", broken_fit)
+    res = run_or_fail(
+        "fake-semi",
+        "fakeds",
+        root=fakes["root"],
+        runs_dir=fakes["runs"],
+        leaderboard=fakes["csv"],
+        device="cpu",
+        progress=False,
+    )
+    assert res.status == "failed" and "diverged on purpose" in res.row["error"]
+    folder = fakes["runs"] / res.row["run_id"]
+    assert folder.is_dir() and "diverged on purpose" in (folder / "error.txt").read_text()
+    assert res.row["fidelity"] == "code"
+
+
+def test_unit_is_checked_against_the_protocol_at_config_time(fakes: dict[str, Any]) -> None:
+    with pytest.raises(
+        ConfigError, match=r"returns one score per frame \(unit=frame\).*expects unit=snippet16"
+    ):
+        _run(fakes, protocol="sht-weak/rtfm;split=semi")
