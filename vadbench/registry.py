@@ -109,6 +109,7 @@ DATASETS.add("synthetic", "vadbench.datasets.synthetic:Synthetic")
 
 METHODS.add("vadclip", "vadbench.methods.vadclip:VadCLIP")
 METHODS.add("vlavad", "vadbench.methods.vlavad:VLAVAD")
+METHODS.add("cbcg", "vadbench.methods.cbcg:CBCG", aliases=("clustering-guided",))
 # the standard baselines (vadbench/methods/baselines/)
 METHODS.add("random", "vadbench.methods.baselines.random:RandomScores")
 METHODS.add("position", "vadbench.methods.baselines.position:PositionScores")

@@ -180,7 +180,12 @@ def register(apps: dict[str, typer.Typer]) -> None:
         cluster: Annotated[
             str | None, typer.Option(help="submitit cluster: none = auto (Slurm), local, debug.")
         ] = None,
-        preset: Annotated[str | None, typer.Option("--preset", "-p", help="Preset for every run.")] = None,
+        preset: Annotated[
+            str | None,
+            typer.Option(
+                "--preset", "-p", help="Preset for every run; a comma-separated list runs each (ablations)."
+            ),
+        ] = None,
         root_: Annotated[Path | None, typer.Option("--root", help="Dataset root (one dataset only).")] = None,
         protocol: Annotated[str | None, typer.Option(help="Protocol name or string for every run.")] = None,
         device: Annotated[str, typer.Option(help="auto, cpu or cuda[:i].")] = "auto",
@@ -224,33 +229,37 @@ def register(apps: dict[str, typer.Typer]) -> None:
                 slurm["slurm_partition"] = partition
             if gpus:
                 slurm["gpus_per_node"] = gpus
-        results = grid(
-            [m.strip() for m in methods.split(",") if m.strip()],
-            [d.strip() for d in datasets.split(",") if d.strip()],
-            executor=executor,
-            cluster=cluster,
-            slurm=slurm,
-            leaderboard=leaderboard,
-            runs_dir=runs_dir,
-            preset=preset,
-            root=root_,
-            protocol=protocol,
-            features=_parse_sets(feature, "--feature"),
-            inputs={"tracks": _parse_sets(tracks, "--tracks"), "clips": _parse_sets(clips, "--clips")},
-            device=device,
-            seed=seed,
-            epochs=epochs,
-            fresh=fresh,
-            progress=progress,
-        )
+        presets = [p.strip() for p in preset.split(",") if p.strip()] if preset else [None]
+        results = []
+        for one in presets:
+            results += grid(
+                [m.strip() for m in methods.split(",") if m.strip()],
+                [d.strip() for d in datasets.split(",") if d.strip()],
+                executor=executor,
+                cluster=cluster,
+                slurm=slurm,
+                leaderboard=leaderboard,
+                runs_dir=runs_dir,
+                preset=one,
+                root=root_,
+                protocol=protocol,
+                features=_parse_sets(feature, "--feature"),
+                inputs={"tracks": _parse_sets(tracks, "--tracks"), "clips": _parse_sets(clips, "--clips")},
+                device=device,
+                seed=seed,
+                epochs=epochs,
+                fresh=fresh,
+                progress=progress,
+            )
         table = Table(title="grid", title_justify="left")
-        for col in ("method", "dataset", "status", "auc_micro", "run / error"):
+        for col in ("method", "dataset", "preset", "status", "auc_micro", "run / error"):
             table.add_column(col)
         for res in results:
             auc = res.metrics.get("auc_micro")
             table.add_row(
                 str(res.row.get("method", "")),
                 str(res.row.get("dataset", "")),
+                str(res.row.get("preset", "") or ""),
                 "[green]ok[/green]" if res.status == "ok" else "[red]failed[/red]",
                 "" if auc is None else f"{100 * float(auc):.2f}",
                 str(res.run_dir) if res.status == "ok" else res.error.splitlines()[0][:120],
