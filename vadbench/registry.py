@@ -83,6 +83,8 @@ DATASETS.add("nwpu-campus", "vadbench.datasets.nwpu_campus:NWPUCampus")
 DATASETS.add("synthetic", "vadbench.datasets.synthetic:Synthetic")
 
 METHODS.add("vadclip", "vadbench.methods.vadclip:VadCLIP")
+METHODS.add("adsm", "vadbench.methods.adsm:ADSM")
+METHODS.add("score-matching", "vadbench.methods.adsm:ADSM")
 
 BACKBONES.add("clip", "vadbench.backbones.clip:load_clip")
 BACKBONES.add("vlm", "vadbench.backbones.vlm:VLM")

@@ -1,0 +1,451 @@
+"""ADSM as a vadbench method: object clips from tracks, DSM training of the NCST, Algorithm-1 scoring.
+
+Only this module depends on the method contract; the pure parts are :mod:`.clips`, :mod:`.torch_model`,
+:mod:`.losses` and :mod:`.inference`. Options and their code defaults: :class:`ADSMConfig` (spec section 9);
+presets in ``methods/adsm/metafile.yaml``, reconstructed choices on the card ``methods/adsm/README.md``.
+
+The scene of a sample is ``sample.scene`` (the platform's field), else ``sample.meta["scene"]``, else one
+scene for the whole dataset. A scene unseen in training gets the learned null embedding (trained by scene
+dropout); with ``scene_dropout = 0`` and the scene condition on, an unseen scene is an error.
+
+Example:
+    >>> cfg = ADSMConfig.from_mapping({"depth": 1, "hidden": 32, "heads": 2, "crop_size": 16, "patch": 8})
+    >>> cfg.clip_len, cfg.levels, cfg.motion_weights
+    (8, 20, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from vadbench.errors import ConfigError, DataError
+from vadbench.methods.adsm.clips import (
+    ObjectRun,
+    read_boxes_file,
+    read_runs,
+    tracks_as_tuples,
+    whole_frame_track,
+)
+from vadbench.methods.base import Method
+
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "tracker": ("bytetrack", "whole_frame", "boxes_file"),
+    "score_norm": ("l2", "motion"),
+    "object_agg": ("max", "mean"),
+    "clip_frame": ("last", "next"),
+}
+
+
+@dataclass(frozen=True)
+class ADSMConfig:
+    """Every ADSM option with its code default (paper scale, spec sections 3-6 and 9)."""
+
+    tracker: str = "bytetrack"  # bytetrack | whole_frame | boxes_file
+    boxes_dir: str | None = None  # tracker=boxes_file: folder of <video>.csv
+    crop_size: int = 160
+    clip_len: int = 8  # n
+    patch: int = 16  # d
+    enlarge: float = 0.1  # square box enlarged by 10 % [reconstruction]
+    hidden: int = 768  # DiT-B [reconstruction]
+    depth: int = 12
+    heads: int = 12
+    mlp_ratio: float = 4.0
+    sigma_min: float = 1e-3
+    sigma_max: float = 1.0
+    levels: int = 20  # L, linear in [sigma_min, sigma_max]
+    level_weights: tuple[float, ...] | None = None  # None = uniform [reconstruction]
+    motion_weights: bool = True  # off = ablation
+    scene_condition: bool = True  # off = ablation (every clip gets the null scene)
+    scene_dropout: float = 0.1  # probability of the null scene in training [reconstruction]
+    appearance_term: bool = True  # divide by PSNR; off = ablation
+    autoregressive: bool = True  # off = plain DSM inference (noise added to x at every level)
+    score_norm: str = "l2"  # l2 | motion (motion-weighted norm)
+    segment_len: int = 8  # T [reconstruction]
+    object_agg: str = "max"  # max | mean over objects of a frame [reconstruction]
+    clip_frame: str = "last"  # last | next: the frame a clip score belongs to [reconstruction]
+    epochs: int = 100
+    batch_size: int = 20
+    lr: float = 1e-4  # Adamax, cosine annealing per step to 0
+    train_stride: int = 1  # window stride in training [reconstruction]
+    test_stride: int = 1  # window stride at inference (frames between take the last score)
+    infer_batch: int = 64
+
+    @classmethod
+    def from_mapping(cls, config: Mapping[str, Any] | None) -> ADSMConfig:
+        """Validated config: unknown keys, wrong types and bad values raise :class:`ConfigError`."""
+        config = dict(config or {})
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(config) - set(fields))
+        if unknown:
+            raise ConfigError(f"unknown ADSM option(s) {unknown}; known: {', '.join(sorted(fields))}")
+        defaults = cls()
+        values: dict[str, Any] = {}
+        for key, value in config.items():
+            ref = getattr(defaults, key)
+            if key == "level_weights":
+                values[key] = None if value is None else tuple(float(v) for v in value)
+            elif key == "boxes_dir":
+                values[key] = None if value is None else str(value)
+            elif isinstance(ref, bool):
+                if not isinstance(value, bool):
+                    raise ConfigError(f"ADSM option {key} must be true or false, got {value!r}")
+                values[key] = value
+            elif isinstance(ref, int):
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ConfigError(f"ADSM option {key} must be an integer, got {value!r}")
+                values[key] = value
+            elif isinstance(ref, float):
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ConfigError(f"ADSM option {key} must be a number, got {value!r}")
+                values[key] = float(value)
+            else:
+                values[key] = value
+        cfg = cls(**values)
+        cfg.check()
+        return cfg
+
+    def check(self) -> None:
+        for key, allowed in CHOICES.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"ADSM option {key}={getattr(self, key)!r} is not one of {list(allowed)}")
+        if self.crop_size % self.patch:
+            raise ConfigError(f"ADSM crop_size {self.crop_size} must be a multiple of patch {self.patch}")
+        if self.hidden % self.heads:
+            raise ConfigError(f"ADSM hidden {self.hidden} must be a multiple of heads {self.heads}")
+        if not 0 < self.sigma_min < self.sigma_max:
+            raise ConfigError(f"ADSM needs 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}")
+        if not 0.0 <= self.scene_dropout < 1.0:
+            raise ConfigError(f"ADSM scene_dropout must be in [0, 1), got {self.scene_dropout}")
+        if self.tracker == "boxes_file" and not self.boxes_dir:
+            raise ConfigError("ADSM tracker=boxes_file needs boxes_dir (a folder of <video>.csv files)")
+        if self.level_weights is not None and len(self.level_weights) != self.levels:
+            raise ConfigError(
+                f"ADSM level_weights has {len(self.level_weights)} values for {self.levels} levels"
+            )
+        for key in (
+            "clip_len",
+            "levels",
+            "epochs",
+            "batch_size",
+            "train_stride",
+            "test_stride",
+            "infer_batch",
+            "depth",
+            "segment_len",
+        ):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"ADSM option {key} must be >= 1, got {getattr(self, key)}")
+
+
+def scene_key(sample: Any) -> str:
+    """The scene (camera) id of a sample as a string ('' when the dataset has one scene)."""
+    scene = getattr(sample, "scene", None)
+    if scene is None:
+        scene = (getattr(sample, "meta", None) or {}).get("scene")
+    return "" if scene is None else str(scene)
+
+
+def _video_path(sample: Any) -> Path | None:
+    path = getattr(sample, "path", None) or (getattr(sample, "meta", None) or {}).get("path")
+    if path is None:
+        for t in getattr(sample, "tracks", None) or []:
+            if getattr(t, "path", None) is not None:
+                return Path(t.path)
+        return None
+    return Path(path)
+
+
+class ADSM(Method):
+    """Autoregressive denoising score matching on object clips (Zhang, Cao et al., ICCV 2025)."""
+
+    name: ClassVar[str] = "adsm"
+    aliases: ClassVar[tuple[str, ...]] = ("score-matching",)
+    supervision: ClassVar[str] = "semi"
+    input_kind: ClassVar[str] = "tracks"
+    unit: ClassVar[str] = "frame"
+    fidelity: ClassVar[str] = "reconstruction"
+    Config: ClassVar[type] = ADSMConfig
+    headline: ClassVar[str] = "score"
+
+    def __init__(
+        self, config: Mapping[str, Any] | None = None, *, device: str = "cpu", seed: int = 0
+    ) -> None:
+        self.cfg = ADSMConfig.from_mapping(config)
+        super().__init__(dataclasses.asdict(self.cfg), device=device, seed=seed)
+        self.model: Any = None
+        self.scenes: list[str] = []
+        self.history: list[dict[str, float]] = []
+        self.progress = True
+
+    # -- data ----------------------------------------------------------------------------------------------
+    def object_runs(self, sample: Any, *, scene: int = 0) -> list[ObjectRun]:
+        """The runs of cropped objects of one sample under the configured tracker."""
+        cfg = self.cfg
+        path = _video_path(sample)
+        if cfg.tracker == "bytetrack":
+            tracks = tracks_as_tuples(getattr(sample, "tracks", None) or [])
+        elif cfg.tracker == "boxes_file":
+            tracks = read_boxes_file(Path(cfg.boxes_dir) / f"{sample.video}.csv", sample.video)
+        else:
+            if path is None:
+                raise DataError(f"video {sample.video!r}: tracker=whole_frame needs the video path")
+            from vadbench.video import open_video
+
+            with open_video(path) as reader:
+                h, w = reader.frame_shape()
+                n = len(reader)
+            tracks = [whole_frame_track(n, h, w)]
+        if tracks and path is None:
+            raise DataError(f"video {sample.video!r}: object crops need the video file (sample.path)")
+        if not tracks:
+            return []
+        return read_runs(
+            path,
+            sample.video,
+            tracks,
+            crop_size=cfg.crop_size,
+            enlarge=cfg.enlarge,
+            clip_len=cfg.clip_len,
+            scene=scene,
+        )
+
+    def scene_index(self, sample: Any) -> int:
+        """The embedding row for a sample's scene (the null row when unconditioned or unseen)."""
+        null = max(1, len(self.scenes))  # the model's null row (NCST.null_scene)
+        if not self.cfg.scene_condition:
+            return null
+        key = scene_key(sample)
+        if key in self.scenes:
+            return self.scenes.index(key)
+        if self.cfg.scene_dropout <= 0:
+            raise DataError(
+                f"video {sample.video!r}: scene {key!r} was not seen in training (scenes "
+                f"{self.scenes}) and no null scene embedding was trained (scene_dropout=0); "
+                f"train with scene_dropout > 0 or scene_condition=false"
+            )
+        return null
+
+    # -- model ---------------------------------------------------------------------------------------------
+    def build_model(self) -> None:
+        import torch
+
+        from vadbench.methods.adsm.torch_model import NCST
+
+        cfg = self.cfg
+        torch.manual_seed(self.seed)
+        self.model = NCST(
+            clip_len=cfg.clip_len,
+            crop_size=cfg.crop_size,
+            patch=cfg.patch,
+            hidden=cfg.hidden,
+            depth=cfg.depth,
+            heads=cfg.heads,
+            mlp_ratio=cfg.mlp_ratio,
+            n_scenes=max(1, len(self.scenes)),
+            sigma_min=cfg.sigma_min,
+            sigma_max=cfg.sigma_max,
+        ).to(self.device)
+
+    def fit(self, samples: Sequence[Any]) -> ADSM:
+        """Train on normal videos: every ``train_stride``-th n-frame window of every object run."""
+        import torch
+
+        from vadbench.methods.adsm.clips import to_model_range
+        from vadbench.methods.adsm.losses import training_loss
+
+        cfg = self.cfg
+        self.scenes = sorted({scene_key(s) for s in samples}) if cfg.scene_condition else []
+        runs: list[ObjectRun] = []
+        for s in samples:
+            runs.extend(self.object_runs(s, scene=self.scene_index(s)))
+        windows = [
+            (r, int(st)) for r, run in enumerate(runs) for st in run.starts(cfg.clip_len, cfg.train_stride)
+        ]
+        if not windows:
+            raise DataError(
+                f"ADSM found no object clip of {cfg.clip_len} consecutive frames in the {len(samples)} "
+                f"training video(s) (tracker={cfg.tracker}): no track in the whole training set is long "
+                f"enough; check the tracks input or use tracker=whole_frame"
+            )
+        self.build_model()
+        model = self.model
+        opt = torch.optim.Adamax(model.parameters(), lr=cfg.lr)
+        steps = cfg.epochs * math.ceil(len(windows) / cfg.batch_size)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
+        gen = torch.Generator().manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        null = model.null_scene
+        self.history = []
+        model.train()
+        for epoch in range(cfg.epochs):
+            order = rng.permutation(len(windows))
+            total, count = 0.0, 0
+            for b in range(0, len(order), cfg.batch_size):
+                sel = [windows[i] for i in order[b : b + cfg.batch_size]]
+                x = to_model_range(np.stack([runs[r].clip(st, cfg.clip_len) for r, st in sel])).to(
+                    self.device
+                )
+                scene = torch.tensor([runs[r].scene for r, _ in sel], device=self.device)
+                loss = training_loss(
+                    model,
+                    x,
+                    scene,
+                    patch=cfg.patch,
+                    sigma_min=cfg.sigma_min,
+                    sigma_max=cfg.sigma_max,
+                    motion=cfg.motion_weights,
+                    scene_dropout=cfg.scene_dropout if cfg.scene_condition else 0.0,
+                    null_scene=null,
+                    generator=gen,
+                )
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"ADSM: non-finite training loss at epoch {epoch}")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                total += float(loss) * len(sel)
+                count += len(sel)
+            self.history.append({"epoch": epoch, "loss": total / count, "clips": count})
+            if self.progress:
+                print(
+                    f"adsm epoch {epoch + 1}/{cfg.epochs} loss {total / count:.4f} ({count} clips)",
+                    flush=True,
+                )
+        model.eval()
+        return self
+
+    # -- scoring -------------------------------------------------------------------------------------------
+    def clip_level_scores(
+        self, runs: Sequence[ObjectRun], *, video: str = ""
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per run: (last frames of its windows (K,), raw level scores (K, L)) of Algorithm 1."""
+        import torch
+
+        from vadbench.methods.adsm.clips import to_model_range
+        from vadbench.methods.adsm.inference import inference_sigmas, level_scores
+        from vadbench.methods.adsm.losses import motion_weights
+
+        cfg = self.cfg
+        if self.model is None:
+            raise RuntimeError("ADSM: fit or load the model before scoring")
+        sigmas = inference_sigmas(cfg.levels, cfg.sigma_min, cfg.sigma_max)
+        digest = int(hashlib.sha256(f"{self.seed}:{video}".encode()).hexdigest()[:12], 16)
+        gen = torch.Generator().manual_seed(digest)
+        items = [
+            (r, int(st)) for r, run in enumerate(runs) for st in run.starts(cfg.clip_len, cfg.test_stride)
+        ]
+        scores = np.zeros((len(items), len(sigmas)))
+        self.model.eval()
+        for b in range(0, len(items), cfg.infer_batch):
+            sel = items[b : b + cfg.infer_batch]
+            x = to_model_range(np.stack([runs[r].clip(st, cfg.clip_len) for r, st in sel])).to(self.device)
+            scene = torch.tensor([runs[r].scene for r, _ in sel], device=self.device)
+            w = motion_weights(x, cfg.patch) if cfg.score_norm == "motion" else None
+            out = level_scores(
+                self.model,
+                x,
+                scene,
+                sigmas,
+                autoregressive=cfg.autoregressive,
+                appearance_term=cfg.appearance_term,
+                weights=w,
+                patch=cfg.patch,
+                generator=gen,
+            )
+            scores[b : b + len(sel)] = out.double().cpu().numpy()
+        result = []
+        k = 0
+        for run in runs:
+            starts = run.starts(cfg.clip_len, cfg.test_stride)
+            last = run.frames[starts + cfg.clip_len - 1]
+            result.append((last, scores[k : k + len(starts)]))
+            k += len(starts)
+        return result
+
+    def score_outputs(self, sample: Any) -> dict[str, np.ndarray]:
+        """``score``: one value in [0, 1] per frame (min-max per video inside the method, spec section 6)."""
+        from vadbench.methods.adsm.inference import (
+            clip_frame_index,
+            fill_leading,
+            frame_level_scores,
+            video_scores_from_levels,
+        )
+
+        cfg = self.cfg
+        n_frames = int(sample.n_frames)
+        runs = self.object_runs(sample, scene=self.scene_index(sample))
+        frames_per_obj, scores_per_obj = [], []
+        for run, (last, sc) in zip(runs, self.clip_level_scores(runs, video=sample.video), strict=True):
+            at = clip_frame_index(last, cfg.clip_frame)
+            # frames of the run between scored frames take the last score; the first ones the first score
+            run_frames = run.frames if cfg.clip_frame == "last" else run.frames + 1
+            idx = np.searchsorted(at, run_frames, side="right") - 1
+            frames, vals = run_frames[idx >= 0], sc[idx[idx >= 0]]
+            frames, vals = fill_leading(frames, vals, run_frames)
+            keep = (frames >= 0) & (frames < n_frames)
+            frames_per_obj.append(frames[keep])
+            scores_per_obj.append(vals[keep])
+        if not any(len(f) for f in frames_per_obj):
+            return {"score": np.zeros(n_frames, np.float32)}
+        per_frame = frame_level_scores(n_frames, frames_per_obj, scores_per_obj, object_agg=cfg.object_agg)
+        final = video_scores_from_levels(
+            per_frame, segment_len=cfg.segment_len, level_weights=cfg.level_weights
+        )
+        return {"score": final.astype(np.float32)}
+
+    def score(self, sample: Any) -> np.ndarray:
+        return self.score_outputs(sample)[self.headline]
+
+    # -- persistence ---------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        if self.model is None:
+            raise RuntimeError("ADSM: nothing to save before fit")
+        return dict(self.model.state_dict())
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.model is None:
+            self.build_model()
+        self.model.load_state_dict(state)
+        self.model.eval()
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"scenes": list(self.scenes), "history": list(self.history)}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        self.scenes = [str(s) for s in state.get("scenes", [])]
+        self.history = list(state.get("history", []))
+        self.build_model()
+
+    @staticmethod
+    def _state_path(path: Path) -> Path:
+        return path.with_name(path.name + ".state.json")
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Weights (safetensors) and the scene vocabulary (``<path>.state.json``), both written atomically."""
+        from vadbench.datasets._io import atomic_write_bytes
+
+        path = Path(super().save(path))
+        atomic_write_bytes(self._state_path(path), json.dumps(self.extra_state(), indent=1).encode())
+        return path
+
+    def load(self, path: str | os.PathLike[str]) -> ADSM:
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        side = self._state_path(path)
+        if not side.is_file():
+            raise DataError(f"ADSM checkpoint {path}: missing its state file {side}")
+        self.load_extra_state(json.loads(side.read_text()))
+        self.load_state_dict(dict(load_file(str(path))))
+        return self
