@@ -171,7 +171,8 @@ def test_inference_makes_l_calls_with_increasing_sigma_on_the_denoised_clip():
 
     x = torch.randn(2, 4, 3, 8, 8)
     sig = inference_sigmas(5, 1e-3, 1.0)
-    out = level_scores(model, x, torch.zeros(2, dtype=torch.long), sig, generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(0)
+    out = level_scores(model, x, torch.zeros(2, dtype=torch.long), sig, generator=gen)
     assert out.shape == (2, 5) and torch.all(out > 0)
     assert [c[0] for c in calls] == pytest.approx(sig.tolist())
     assert np.all(np.diff(sig) > 0) and sig[0] == pytest.approx(1e-3) and sig[-1] == pytest.approx(1.0)
@@ -207,7 +208,7 @@ def test_video_aggregation_is_in_unit_range_per_level():
     rng = np.random.default_rng(0)
     per_frame = rng.random((4, 37)) * np.array([[1], [10], [100], [1000]])
     out = video_scores_from_levels(per_frame, segment_len=8)
-    assert out.min() == pytest.approx(0.0) and out.max() <= 1.0 + 1e-12
+    assert out.min() >= 0.0 and out.max() <= 1.0  # the average of [0, 1] levels
     # each level alone gives min 0, max 1
     for i in range(4):
         w = np.eye(4)[i]
