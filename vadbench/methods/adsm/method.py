@@ -60,6 +60,7 @@ class ADSMConfig:
     depth: int = 12
     heads: int = 12
     mlp_ratio: float = 4.0
+    cond_dim: int = 0  # width of each of the sigma and scene embeddings; 0 = hidden (768 + 768 = 1536)
     sigma_min: float = 1e-3
     sigma_max: float = 1.0
     levels: int = 20  # L, linear in [sigma_min, sigma_max]
@@ -251,6 +252,7 @@ class ADSM(Method):
             depth=cfg.depth,
             heads=cfg.heads,
             mlp_ratio=cfg.mlp_ratio,
+            cond_dim=cfg.cond_dim or None,
             n_scenes=max(1, len(self.scenes)),
             sigma_min=cfg.sigma_min,
             sigma_max=cfg.sigma_max,
@@ -314,7 +316,7 @@ class ADSM(Method):
                 loss.backward()
                 opt.step()
                 sched.step()
-                total += float(loss) * len(sel)
+                total += float(loss.detach()) * len(sel)
                 count += len(sel)
             self.history.append({"epoch": epoch, "loss": total / count, "clips": count})
             if self.progress:
@@ -372,6 +374,39 @@ class ADSM(Method):
             result.append((last, scores[k : k + len(starts)]))
             k += len(starts)
         return result
+
+    def clip_dsm_losses(self, runs: Sequence[ObjectRun], *, video: str = "") -> list[np.ndarray]:
+        """Per run: the training objective of each window (stride ``test_stride``), averaged over the L
+        inference noise levels with one noise draw per clip (a diagnostic; not the anomaly score)."""
+        import torch
+
+        from vadbench.methods.adsm.clips import to_model_range
+        from vadbench.methods.adsm.inference import inference_sigmas
+        from vadbench.methods.adsm.losses import dsm_loss, motion_weights, uniform_weights
+
+        cfg = self.cfg
+        sigmas = inference_sigmas(cfg.levels, cfg.sigma_min, cfg.sigma_max)
+        gen = torch.Generator().manual_seed(
+            int(hashlib.sha256(f"dsm:{self.seed}:{video}".encode()).hexdigest()[:12], 16)
+        )
+        out = []
+        self.model.eval()
+        with torch.no_grad():
+            for run in runs:
+                starts = run.starts(cfg.clip_len, cfg.test_stride)
+                x = to_model_range(np.stack([run.clip(int(s), cfg.clip_len) for s in starts])).to(self.device)
+                scene = torch.full((len(x),), run.scene, device=self.device)
+                w = motion_weights(x, cfg.patch) if cfg.motion_weights else uniform_weights(x, cfg.patch)
+                noise = torch.randn(x.shape, generator=gen).to(x)
+                total = torch.zeros(len(x), device=self.device)
+                for s in sigmas:
+                    sig = torch.full((len(x),), float(s), device=self.device)
+                    noisy = x + float(s) * noise
+                    total += dsm_loss(
+                        self.model(noisy, sig, scene), noisy, x, sig, patch=cfg.patch, weights=w, reduce=False
+                    )
+                out.append((total / len(sigmas)).cpu().numpy())
+        return out
 
     def score_outputs(self, sample: Any) -> dict[str, np.ndarray]:
         """``score``: one value in [0, 1] per frame (min-max per video inside the method, spec section 6)."""
