@@ -6,6 +6,7 @@ methods registered only inside the tests; the end-to-end path with the real piec
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from html import escape as html_escape
 from pathlib import Path
@@ -114,6 +115,10 @@ def make_fake_dataset(name: str = "fakeds", n_train: int = 6, n_test: int = 6, n
 def make_fake_method(name: str = "fake-semi", supervision: str = "semi", **attrs: Any) -> type:
     """A frames-kind method: 1 - exp(-|z|) of each frame signal vs the training frames (saved via torch)."""
 
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        checkpoint_selection: str = "none"
+
     class FakeMethod(Method):
         input_kind = "frames"
         unit = "frame"
@@ -143,6 +148,7 @@ def make_fake_method(name: str = "fake-semi", supervision: str = "semi", **attrs
             self.mu, self.sd = float(state["mu"]), float(state["sd"])
 
     FakeMethod.name = name
+    FakeMethod.Config = Config
     FakeMethod.supervision = supervision
     for k, v in attrs.items():
         setattr(FakeMethod, k, v)
@@ -300,7 +306,13 @@ def test_methods_never_see_test_labels(fakes: dict[str, Any]) -> None:
     assert {s.video for s in meth.seen_fit} == {"r0", "r1", "r2"}  # semi: normal training videos only
     assert all(s.label == 0 for s in meth.seen_fit)
     assert {s.video for s in meth.seen_score} == {f"t{i}" for i in range(6)}
-    assert all(s.label is None and s.classes == () for s in meth.seen_score)
+    from vadbench.methods.base import LabelAccessError
+
+    for s in meth.seen_score:  # test samples raise on any label access
+        with pytest.raises(LabelAccessError):
+            _ = s.label
+        with pytest.raises(LabelAccessError):
+            _ = s.classes
 
 
 def test_weak_method_gets_weak_split_with_labels(

@@ -36,7 +36,7 @@ def make_videos(rng, n_normal, n_abnormal, direction, shift=1.5):
             s = int(rng.integers(0, t - n + 1))
             x[s : s + n] += shift * direction
             y[s : s + n] = 1
-        out.append((FeatureSample(f"v{i}", x, label, ("abnormal",) if label else ()), y))
+        out.append((FeatureSample(f"v{i}", x, label=label, classes=("abnormal",) if label else ()), y))
     return out
 
 

@@ -38,8 +38,8 @@ def _samples(rng, n=8, lengths=(10, 50)):
         FeatureSample(
             f"v{i}",
             rng.normal(size=(int(rng.integers(*lengths)), D)).astype(np.float32),
-            i % 2,
-            ("abnormal",) if i % 2 else (),
+            label=i % 2,
+            classes=("abnormal",) if i % 2 else (),
         )
         for i in range(n)
     ]
@@ -71,11 +71,11 @@ def test_config_defaults_are_the_official_ucf_code():
 @pytest.mark.parametrize(
     "over, match",
     [
-        ({"windw": 8}, "unknown VadCLIP option"),
-        ({"gcn": "deep"}, "gcn='deep' is not one of"),
+        ({"windw": 8}, "unknown option.*windw.*known options: classes"),
+        ({"gcn": "deep"}, "option gcn must be one of"),
         ({"checkpoint_selection": "best"}, "checkpoint_selection"),
         ({"epochs": -1}, "epochs must be a positive integer"),
-        ({"layers": 1.5}, "layers must be a positive integer"),
+        ({"layers": 1.5}, "layers must be an integer"),
         ({"embed_dim": "big"}, "embed_dim"),
         ({"lr_source": "code", "lr_by_source": {"paper": 1.0}}, "lr_source='code' has no entry"),
     ],
@@ -134,8 +134,9 @@ def test_fit_score_shapes_and_chunking(rng):
     full, head = m.score_outputs(FeatureSample("x", x)), m.score_outputs(FeatureSample("h", x[:32].copy()))
     np.testing.assert_allclose(full["c"][:32], head["c"], atol=1e-6)
     assert m.score(FeatureSample("x", x)).tolist() == full["c"].tolist()  # both -> published_branch c
-    m.config["score_branch"] = "a"
+    m.headline = "a"  # what score_branch=a sets
     np.testing.assert_array_equal(m.score(FeatureSample("x", x)), full["a"])
+    assert _method(score_branch="a").headline == "a" and _method(published_branch="a").headline == "a"
     assert m.selection == "none" and m.fit_info["epochs"] == 2
 
 
@@ -150,9 +151,9 @@ def test_deterministic_under_seed(rng):
 
 
 def test_ucf_loop_multiclass_and_errors(rng):
-    train = [FeatureSample(f"n{i}", rng.normal(size=(20, D)).astype(np.float32), 0, ()) for i in range(5)]
+    train = [FeatureSample(f"n{i}", rng.normal(size=(20, D)).astype(np.float32), label=0) for i in range(5)]
     train += [
-        FeatureSample(f"a{i}", rng.normal(size=(20, D)).astype(np.float32), 1, (cls,))
+        FeatureSample(f"a{i}", rng.normal(size=(20, D)).astype(np.float32), label=1, classes=(cls,))
         for i, cls in enumerate(["Abuse", "Arson", "RoadAccidents", "Stealing"])
     ]
     m = _method(classes="ucf-crime", loop="ucf", batch_normal=2, batch_abnormal=2, epochs=1)
@@ -164,7 +165,7 @@ def test_ucf_loop_multiclass_and_errors(rng):
     ):
         _method(classes="ucf-crime", loop="ucf", batch_normal=8, batch_abnormal=2).fit(train)
     with pytest.raises(DataError, match="video 'bad' \\(crop 3\\).*shape \\(T, 64\\).*found \\(20, 32\\)"):
-        m.fit([FeatureSample("bad", np.zeros((20, 32), np.float32), 0, (), crop=3)])
+        m.fit([FeatureSample("bad", np.zeros((20, 32), np.float32), label=0, crop=3)])
     with pytest.raises(DataError, match="video 'nan'.*NaN"):
         m.score(FeatureSample("nan", np.full((20, D), np.nan, np.float32)))
     with pytest.raises(DataError, match="no training samples"):
@@ -218,7 +219,10 @@ def test_selection_keeps_and_reloads_the_best(rng):
 def test_selection_ucf_loop_every_n_steps(rng):
     train = [
         FeatureSample(
-            f"v{i}", rng.normal(size=(12, D)).astype(np.float32), i % 2, ("abnormal",) if i % 2 else ()
+            f"v{i}",
+            rng.normal(size=(12, D)).astype(np.float32),
+            label=i % 2,
+            classes=("abnormal",) if i % 2 else (),
         )
         for i in range(16)
     ]

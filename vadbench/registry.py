@@ -27,11 +27,15 @@ class Registry:
         self.kind = kind
         self.group = group
         self._items: dict[str, Any] = {}
+        self._aliases: dict[str, str] = {}
         self._plugins_loaded = False
 
-    def add(self, name: str, target: Any) -> None:
-        """Register ``target`` (an object or a ``"module:attr"`` string) under ``name``."""
+    def add(self, name: str, target: Any, aliases: tuple[str, ...] | list[str] = ()) -> None:
+        """Register ``target`` (an object or a ``"module:attr"`` string) under ``name`` (and ``aliases``).
+        A class's own ``aliases`` attribute is registered too when it is looked up."""
         self._items[name] = target
+        for alias in aliases:
+            self._aliases[alias] = name
 
     def register(self, name: str):
         """Decorator form of :meth:`add`."""
@@ -50,14 +54,23 @@ class Registry:
             self._items.setdefault(ep.name, ep.value)
 
     def names(self) -> list[str]:
-        """All registered names, sorted."""
+        """All registered names (not the aliases), sorted."""
         self._load_plugins()
         return sorted(self._items)
 
-    def get(self, name: str) -> Any:
-        """The object registered as ``name`` (importing it on first use)."""
+    def aliases(self) -> dict[str, str]:
+        """Alias -> registered name."""
         self._load_plugins()
+        return dict(self._aliases)
+
+    def get(self, name: str) -> Any:
+        """The object registered as ``name`` or one of its aliases (importing it on first use)."""
+        self._load_plugins()
+        name = self._aliases.get(name, name)
         if name not in self._items:
+            for known in list(self._items):  # aliases declared on classes (imported on demand)
+                if name in self._declared_aliases(known):
+                    return self.get(known)
             raise ConfigError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names()) or '(none)'}")
         target = self._items[name]
         if isinstance(target, str):
@@ -67,6 +80,12 @@ class Registry:
                 obj = getattr(obj, part)
             self._items[name] = target = obj
         return target
+
+    def _declared_aliases(self, name: str) -> tuple[str, ...]:
+        try:
+            return tuple(getattr(self.get(name), "aliases", ()) or ())
+        except Exception:  # noqa: BLE001 - a broken plugin must not hide the other names
+            return ()
 
 
 METHODS = Registry("method", "vadbench.methods")

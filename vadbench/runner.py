@@ -395,46 +395,14 @@ def build_samples(
     train: bool,
     crops: str | None = None,
 ) -> dict[str, list[Any]]:
-    """Per video, the samples a method receives (one per crop for features). Labels only when ``train``.
+    """Per video, the samples a method receives (one per crop for features). Labels only when ``train``;
+    test samples raise on label access (:func:`vadbench.methods.base.unlabelled`).
 
     ``crops``: ``crop:<k>`` keeps crop k only (test); anything else keeps every crop.
     """
-    from vadbench.methods.base import FeatureSample, FramesSample, TracksSample
+    from vadbench.inputs import make_samples
 
-    rows = table.set_index("video", drop=False)
-    out: dict[str, list[Any]] = {}
-    for video in videos:
-        rec = rows.loc[video]
-        label = int(rec["label"]) if train else None
-        classes = tuple(rec["classes"]) if train and rec.get("classes") is not None else ()
-        if kind == "features":
-            arr = inputs[video]  # type: ignore[index]
-            ks = range(arr.shape[1])
-            if crops and crops.startswith("crop:"):
-                ks = [int(crops.split(":")[1])]
-            out[video] = [
-                FeatureSample(video, np.ascontiguousarray(arr[:, k, :]), label, classes, crop=k) for k in ks
-            ]
-        elif kind == "frames":
-            out[video] = [
-                FramesSample(
-                    video, Path(rec["path"]), int(rec["n_frames"]), float(rec["fps"]), label, classes
-                )
-            ]
-        elif kind == "tracks":
-            out[video] = [
-                TracksSample(
-                    video,
-                    list(inputs[video]),
-                    int(rec["n_frames"]),  # type: ignore[index]
-                    float(rec["fps"]),
-                    label,
-                    classes,
-                )
-            ]
-        else:
-            raise ConfigError(f"unknown input kind {kind!r}; expected features, frames or tracks")
-    return out
+    return make_samples(kind, table, videos, inputs, train=train, crops=crops)
 
 
 # -- scoring --------------------------------------------------------------------------------------------
@@ -458,7 +426,8 @@ def score_videos(
     with _progress(progress) as bar:
         task = bar.add_task("score", total=len(samples))
         for video, crops in samples.items():
-            per_crop = [np.asarray(method.score(s)) for s in crops]
+            outs = [method.score_outputs(s) for s in crops]
+            per_crop = [np.asarray(o[method.headline]) for o in outs]
             for s, sc in zip(crops, per_crop, strict=True):
                 if sc.ndim != 1 or not np.all(np.isfinite(sc)):
                     raise VadbenchError(
@@ -467,7 +436,6 @@ def score_videos(
                     )
             scores[video] = _stack_crops(per_crop)
             if has_outputs:
-                outs = [method.score_outputs(s) for s in crops]
                 for key in outs[0]:
                     arrs = [np.asarray(o[key], dtype=np.float64) for o in outs]
                     merged = _stack_crops(arrs) if arrs[0].ndim == 1 else np.mean(arrs, axis=0)
@@ -626,11 +594,15 @@ def resolve_config(
     method_config.update(dict(overrides or {}))
     if epochs is not None:
         method_config["epochs"] = int(epochs)
+    from vadbench.methods.base import config_dict, validate_config
+
+    method_config = config_dict(validate_config(cls.Config, method_config, cls.name))
     seed = int(seed if seed is not None else data.get("seed", 0))
     proto_spec = protocol or data.get("protocol") or default_protocol_name(ds_name, cls.supervision)
     proto = resolve_protocol(str(proto_spec), data.get("protocol_overrides"))
     feature_changes = dict(features or {})
-    features = dict(data.get("features") or {}) if cls.input_kind == "features" else None
+    inputs = dict(data.get("inputs") or {})
+    features = dict(inputs.get("features") or {}) if cls.input_kind == "features" else None
     if feature_changes and features is None:
         raise ConfigError(
             f"feature options {sorted(feature_changes)} given but method {cls.name!r} takes "
@@ -661,7 +633,7 @@ def resolve_config(
         "preset": data.get("preset", preset),
         "protocol": str(proto),
         "features": features,
-        "tracks": dict(data.get("tracks") or {}) if cls.input_kind == "tracks" else None,
+        "tracks": dict(inputs.get("tracks") or {}) if cls.input_kind == "tracks" else None,
         "method_config": method_config,
         "seed": seed,
         "device": resolve_device(device),

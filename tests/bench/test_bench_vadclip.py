@@ -37,10 +37,15 @@ def ucf_method():
 def _batch(rng, n_normal=64, n_abnormal=64, t=256, d=512):
     from vadbench.methods.vadclip.classes import UCF_CRIME_CLASSES
 
-    out = [FeatureSample(f"n{i}", rng.normal(size=(t, d)).astype(np.float32), 0, ()) for i in range(n_normal)]
+    out = [
+        FeatureSample(f"n{i}", rng.normal(size=(t, d)).astype(np.float32), label=0) for i in range(n_normal)
+    ]
     out += [
         FeatureSample(
-            f"a{i}", rng.normal(size=(t, d)).astype(np.float32), 1, (UCF_CRIME_CLASSES[1 + i % 13],)
+            f"a{i}",
+            rng.normal(size=(t, d)).astype(np.float32),
+            label=1,
+            classes=(UCF_CRIME_CLASSES[1 + i % 13],),
         )
         for i in range(n_abnormal)
     ]

@@ -1,14 +1,16 @@
-"""VadCLIP as a vadbench :class:`~vadbench.methods.base.Method`: config, training loops, scoring, persistence.
+"""VadCLIP as a vadbench :class:`~vadbench.methods.base.Method`: config, training step, scoring, persistence.
 
-Options and their defaults live in ``methods/vadclip/metafile.yaml`` (``Defaults``: the official UCF-Crime
-code configuration; per-dataset presets beside it). Two options of spec section 10 are protocol fields, not
-method options: ``test_crop`` is the protocol's ``crops`` (``ucf/vadclip`` = ``crop:5``, ``xd/vadclip`` =
-``crop:0``) and ``map_variant`` its ``map``; ``device`` is the method's ``device`` argument.
+Options and their defaults live in :class:`VadCLIPConfig` (the official UCF-Crime code configuration, spec
+sections 5-7 and 10); the per-dataset presets of ``metafile.yaml`` (beside this module) hold the differences.
+Two options of spec section 10 are protocol fields, not method options: ``test_crop`` is the protocol's
+``crops`` (``ucf/vadclip`` = ``crop:5``, ``xd/vadclip`` = ``crop:0``) and ``map_variant`` its ``map``;
+``device`` is the method's ``device`` argument.
 
-Test-set checkpoint selection (``checkpoint_selection`` != ``none``, the official behaviour) is only possible
-through the runner's hook :attr:`Method.test_evaluator` (set with ``--select-on-test``): the method calls it
-(every ``selection_every`` steps in the ``ucf`` loop, after every epoch in the ``xd`` loop), keeps the best
-state, reloads it at the end of every epoch, and reports ``selection == "test"``. It never sees the labels.
+Training runs on the shared loop (:func:`vadbench.methods.training.fit_loop`): this module gives the batches
+(the official ``ucf`` / ``xd`` loaders) and the loss. Test-set checkpoint selection (``checkpoint_selection``
+!= ``none``, the official behaviour) is only possible through the runner's hook (``--select-on-test``): the
+loop evaluates every ``selection_every`` steps in the ``ucf`` loop (after every epoch in the ``xd`` loop),
+keeps the best state, reloads it at the end of every epoch, and the row records ``selection=test``.
 
 Example:
     >>> import numpy as np
@@ -19,7 +21,8 @@ Example:
     >>> m.progress = False
     >>> rng = np.random.default_rng(0)
     >>> feats = [rng.normal(size=(20, 64)).astype(np.float32) for _ in range(4)]
-    >>> train = [FeatureSample(f"v{i}", x, i % 2) for i, x in enumerate(feats)]
+    >>> train = [FeatureSample(f"v{i}", x, label=i % 2, classes=("abnormal",) * (i % 2))
+    ...          for i, x in enumerate(feats)]
     >>> m.fit(train).score(FeatureSample("t", np.zeros((300, 64), np.float32))).shape
     (300,)
 """
@@ -27,82 +30,94 @@ Example:
 from __future__ import annotations
 
 import bisect
-import copy
-import hashlib
-import json
 import os
-import time
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
 from vadbench.errors import ConfigError, DataError
-from vadbench.methods.base import FeatureSample, Method
+from vadbench.methods.base import FeatureSample, config_dict, validate_config
+from vadbench.methods.training import TorchMethod
 
-#: Allowed values of the enumerated options (spec section 10).
-CHOICES: dict[str, tuple[Any, ...]] = {
-    "loop": ("ucf", "xd"),
-    "lr_source": ("code", "paper"),
-    "distance_adjacency": ("code", "paper"),
-    "window_mode": ("non_overlapping", "overlapping"),
-    "gcn": ("code", "paper"),
-    "visual_prompt_source": ("logits", "sigmoid"),
-    "mask_padding": (False, True),
-    "checkpoint_selection": ("none", "test_auc_c", "test_ap_a"),
-    "score_branch": ("c", "a", "both"),
-    "published_branch": ("c", "a"),
-}
 #: What each selection option reads from the runner's evaluator: (output key, metric).
 SELECTION_METRIC = {"test_auc_c": ("c", "auc_micro"), "test_ap_a": ("a", "ap")}
-RESUME_FILE = "vadclip-resume.pt"
+
+
+@dataclass(frozen=True)
+class VadCLIPConfig:
+    """Every VadCLIP option with its default: the official UCF-Crime code configuration."""
+
+    classes: str | tuple[str, ...] = "ucf-crime"  # class list name (classes.py) or explicit, normal first
+    loop: Literal["ucf", "xd"] = "ucf"  # ucf: 64 normal + 64 abnormal per step, drop_last; xd: one loader
+    batch_normal: int = 64
+    batch_abnormal: int = 64
+    batch_size: int = 96  # loop=xd only
+    epochs: int = 10  # paper: XD-Violence 20
+    lr: float | None = None  # explicit rate; None -> lr_by_source[lr_source]
+    lr_source: Literal["code", "paper"] = "code"  # paper swaps the UCF / XD rates
+    lr_by_source: dict[str, float] = field(default_factory=lambda: {"code": 2.0e-5, "paper": 1.0e-5})
+    weight_decay: float = 0.01  # torch AdamW default, as the code
+    milestones: tuple[int, ...] = (4, 8)  # MultiStepLR, stepped per epoch
+    gamma: float = 0.1
+    lambda_cts: float = 0.1
+    tau: float = 0.07
+    visual_length: int = 256
+    embed_dim: int | None = 512  # D; must equal the CLIP text projection output (None: take it from CLIP)
+    layers: int = 2
+    heads: int = 1
+    window: int = 8
+    prompt_prefix: int = 10
+    prompt_postfix: int = 10
+    sim_threshold: float = 0.7
+    clip_model: str = "ViT-B-16"
+    clip_pretrained: str | None = "openai"
+    distance_adjacency: Literal["code", "paper"] = "code"  # code: exp(-|i-j|/e); paper: softmax, sigma=1
+    window_mode: Literal["non_overlapping", "overlapping"] = "non_overlapping"  # overlapping: reconstruction
+    gcn: Literal["code", "paper"] = "code"  # code: two 2-layer paths + linear; paper: one concatenated layer
+    visual_prompt_source: Literal["logits", "sigmoid"] = "logits"  # logits (code) | sigmoid (paper)
+    mask_padding: bool = False  # true masks the transformer keys, distance graph and visual prompt
+    checkpoint_selection: Literal["none", "test_auc_c", "test_ap_a"] = "none"  # needs --select-on-test
+    selection_every: int = 10  # loop=ucf: steps between test evaluations when selecting on test
+    score_branch: Literal["c", "a", "both"] = "both"  # both: score() returns published_branch
+    published_branch: Literal["c", "a"] = "c"  # the branch the paper reports for this dataset
+
+    def __post_init__(self) -> None:
+        for key in (
+            "epochs",
+            "batch_normal",
+            "batch_abnormal",
+            "batch_size",
+            "visual_length",
+            "layers",
+            "heads",
+            "window",
+            "prompt_prefix",
+            "prompt_postfix",
+            "selection_every",
+        ):
+            if getattr(self, key) < (0 if key == "epochs" else 1):
+                raise ConfigError(
+                    f"VadCLIP option {key} must be a positive integer, got {getattr(self, key)!r}"
+                )
+        if self.embed_dim is not None and self.embed_dim < 2:
+            raise ConfigError(
+                f"VadCLIP option embed_dim must be an integer >= 2 or null, got {self.embed_dim!r}"
+            )
+        if self.lr is None and self.lr_source not in (self.lr_by_source or {}):
+            raise ConfigError(
+                f"lr_source={self.lr_source!r} has no entry in lr_by_source {self.lr_by_source}"
+            )
 
 
 def resolve_config(config: dict[str, Any] | None) -> dict[str, Any]:
-    """The full config: metafile ``Defaults`` overlaid by ``config``; unknown keys and bad values raise.
+    """The full config as plain values: :class:`VadCLIPConfig` defaults overlaid by ``config`` (validated).
 
     >>> resolve_config({"gcn": "paper"})["gcn"]
     'paper'
     """
-    from vadbench.methods.presets import method_defaults
-
-    cfg = method_defaults("vadclip")
-    unknown = sorted(set(config or {}) - set(cfg))
-    if unknown:
-        raise ConfigError(f"unknown VadCLIP option(s) {unknown}; known: {', '.join(sorted(cfg))}")
-    cfg.update(copy.deepcopy(dict(config or {})))
-    for key, allowed in CHOICES.items():
-        if cfg[key] not in allowed:
-            raise ConfigError(f"VadCLIP option {key}={cfg[key]!r} is not one of {list(allowed)}")
-    for key in (
-        "epochs",
-        "batch_normal",
-        "batch_abnormal",
-        "batch_size",
-        "visual_length",
-        "layers",
-        "heads",
-        "window",
-        "prompt_prefix",
-        "prompt_postfix",
-        "selection_every",
-    ):
-        if (
-            not isinstance(cfg[key], int)
-            or isinstance(cfg[key], bool)
-            or cfg[key] < (0 if key == "epochs" else 1)
-        ):
-            raise ConfigError(f"VadCLIP option {key} must be a positive integer, got {cfg[key]!r}")
-    if cfg["embed_dim"] is not None and (not isinstance(cfg["embed_dim"], int) or cfg["embed_dim"] < 2):
-        raise ConfigError(
-            f"VadCLIP option embed_dim must be an integer >= 2 or null, got {cfg['embed_dim']!r}"
-        )
-    if cfg["lr"] is None and cfg["lr_source"] not in (cfg["lr_by_source"] or {}):
-        raise ConfigError(
-            f"lr_source={cfg['lr_source']!r} has no entry in lr_by_source {cfg['lr_by_source']}"
-        )
-    return cfg
+    return config_dict(validate_config(VadCLIPConfig, config, "vadclip"))
 
 
 def learning_rate(cfg: dict[str, Any]) -> float:
@@ -154,38 +169,46 @@ def _projection_dim(clip: Any) -> int:
     return int(p.out_features if hasattr(p, "out_features") else p.shape[1])
 
 
-def _resolve_device(device: str) -> str:
-    if device in (None, "auto"):
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
-
-
-class VadCLIP(Method):
+class VadCLIP(TorchMethod):
     """VadCLIP (Wu et al., AAAI 2024): weakly supervised, on frozen CLIP snippet features.
 
-    ``score`` returns the branch of ``score_branch`` (``both``: the preset's ``published_branch``);
-    ``score_outputs`` returns ``{"c": sigmoid confidence, "a": 1 - P(normal), "probs": (T, C) softmax}``.
+    ``score_outputs`` returns ``{"c": sigmoid confidence, "a": 1 - P(normal), "probs": (T, C) softmax}``;
+    the headline (``score``) is the branch of ``score_branch`` (``both``: the preset's ``published_branch``).
     """
 
     name = "vadclip"
     supervision = "weak"
     input_kind = "features"
     unit = "snippet16"
+    fidelity = "code"
+    Config = VadCLIPConfig
+    selection_reload_each_epoch = True  # official: reload the best state at every epoch end
 
     def __init__(self, config: dict[str, Any] | None = None, *, device: str = "cpu", seed: int = 0) -> None:
-        super().__init__(config, device=_resolve_device(device), seed=seed)
-        self.config = resolve_config(config)
-        #: Show a progress bar while training (the runner turns it off with ``progress=False``).
-        self.progress = True
-        #: Per-epoch losses, learning rate, time; selection results when used.
-        self.history: list[dict[str, float]] = []
+        super().__init__(config, device=device, seed=seed)
         self.fit_info: dict[str, Any] = {}
         self.model: Any = None
-        self._version = 0
-        self._text_cache: tuple[int, Any] | None = None
-        self._out_cache: tuple[tuple, dict[str, np.ndarray]] | None = None
+        self._text_cache: Any = None
+        self._gen: Any = None
+        self.steps_per_epoch: int | None = None
+        branch = self.cfg.score_branch
+        self.headline = self.cfg.published_branch if branch == "both" else branch
+
+    @classmethod
+    def contract_config(cls) -> dict[str, Any]:
+        """A tiny random CLIP (64-d) and one short mixed loader: seconds on a CPU."""
+        return {
+            "clip_model": "tiny",
+            "clip_pretrained": None,
+            "embed_dim": 64,
+            "classes": "binary",
+            "loop": "xd",
+            "batch_size": 4,
+            "epochs": 2,
+            "lr": 1.0e-3,
+            "layers": 1,
+            "visual_length": 32,
+        }
 
     # -- properties ------------------------------------------------------------------------------------------
     @property
@@ -206,9 +229,7 @@ class VadCLIP(Method):
         return self.model
 
     def _changed(self) -> None:
-        self._version += 1
         self._text_cache = None
-        self._out_cache = None
 
     def _check_features(self, sample: FeatureSample) -> np.ndarray:
         feats = np.asarray(sample.features)
@@ -222,7 +243,7 @@ class VadCLIP(Method):
             raise DataError(f"video {sample.video!r} (crop {sample.crop}): features contain NaN or inf")
         return feats.astype(np.float32, copy=False)
 
-    # -- training --------------------------------------------------------------------------------------------
+    # -- training (the shared loop calls these) --------------------------------------------------------------
     def _batches(self, normal: np.ndarray, gen: Any) -> list[np.ndarray]:
         """Index batches of one epoch: ``ucf`` = shuffled normal + shuffled abnormal, drop_last, normal first;
         ``xd`` = one shuffled loader, no drop_last."""
@@ -243,214 +264,101 @@ class VadCLIP(Method):
             for i in range(steps)
         ]
 
-    def _fingerprint(self, samples: Sequence[FeatureSample], labels: np.ndarray) -> str:
-        desc = json.dumps(
-            {
-                "config": self.config,
-                "seed": self.seed,
-                "samples": [[s.video, int(s.crop), list(np.shape(s.features))] for s in samples],
-                "labels": labels.tolist(),
-            },
-            sort_keys=True,
-            default=str,
-        )
-        return hashlib.sha256(desc.encode()).hexdigest()
-
-    def _trainable_state(self) -> dict[str, Any]:
-        trainable = {n for n, p in self.model.named_parameters() if p.requires_grad}
-        return {k: v.detach().clone() for k, v in self.model.state_dict().items() if k in trainable}
-
-    def _select(self, best: dict[str, Any]) -> None:
-        """Evaluate on the test set through the runner's hook and keep the best state (official selection)."""
-        key, metric = SELECTION_METRIC[self.config["checkpoint_selection"]]
-        self._changed()
-        results = self.test_evaluator()  # type: ignore[misc]
-        if key not in results or metric not in results[key]:
-            raise ConfigError(
-                f"checkpoint_selection={self.config['checkpoint_selection']}: the test evaluator "
-                f"returned no {key}/{metric} (got {sorted(results)})"
-            )
-        value = float(results[key][metric])
-        best["n_evaluations"] += 1
-        if value > best["metric"]:  # official: strictly better (AP > ap_best, ap_best starting at 0)
-            best["metric"], best["state"] = value, self._trainable_state()
-        self.model.train()
-
-    def fit(self, samples: Sequence[FeatureSample]) -> VadCLIP:
-        """Train on weakly labelled feature samples (every crop is an independent sample, as in the code)."""
+    def build(self, samples: Sequence[FeatureSample]) -> None:
+        """The model, the checked features, the label matrix and the loader's generator (seeded)."""
         import torch
 
         from vadbench.methods.vadclip.classes import label_matrix
-        from vadbench.methods.vadclip.lengths import process_batch
-        from vadbench.methods.vadclip.losses import vadclip_loss
 
         cfg = self.config
-        samples = list(samples)
-        if not samples:
-            raise DataError("VadCLIP.fit got no training samples")
-        if cfg["checkpoint_selection"] != "none" and self.test_evaluator is None:
-            raise ConfigError(
-                f"checkpoint_selection={cfg['checkpoint_selection']!r} selects on the test set and "
-                f"needs the runner's test evaluator (run with --select-on-test), or set it to 'none'"
-            )
-        model = self._ensure_model()
-        feats = [self._check_features(s) for s in samples]
+        self._ensure_model()
+        self._feats = [self._check_features(s) for s in samples]
         labels_np = label_matrix(
             [(s.label, s.classes) for s in samples], self.class_names, [s.video for s in samples]
         )
-        normal = labels_np[:, 0] > 0
+        self._normal = labels_np[:, 0] > 0
         if cfg["loop"] == "ucf" and (
-            normal.sum() < cfg["batch_normal"] or (~normal).sum() < cfg["batch_abnormal"]
+            self._normal.sum() < cfg["batch_normal"] or (~self._normal).sum() < cfg["batch_abnormal"]
         ):
             raise DataError(
                 f"loop=ucf needs at least batch_normal={cfg['batch_normal']} normal and batch_abnormal="
-                f"{cfg['batch_abnormal']} abnormal training samples; found {int(normal.sum())} normal "
-                f"and {int((~normal).sum())} abnormal (use smaller batches or loop=xd)"
+                f"{cfg['batch_abnormal']} abnormal training samples; found {int(self._normal.sum())} normal "
+                f"and {int((~self._normal).sum())} abnormal (use smaller batches or loop=xd)"
             )
-        labels = torch.from_numpy(labels_np).to(self.device)
+        self._labels = torch.from_numpy(labels_np).to(self.device)
+        self._gen = torch.Generator().manual_seed(int(self.seed))
+        self.steps_per_epoch = len(self._batches(self._normal, torch.Generator().manual_seed(0)))
+        self.selection_every_steps = cfg["selection_every"] if cfg["loop"] == "ucf" else 0
+
+    def modules(self) -> dict[str, Any]:
+        return {"model": self.model} if self.model is not None else {}
+
+    def train_mode(self, training: bool) -> None:
+        self._ensure_model().train(training)
+        self._changed()
+
+    def configure_optimizers(self) -> tuple[Any, Any]:
+        import torch
+
+        cfg = self.config
         opt = torch.optim.AdamW(
-            model.trainable_parameters(), lr=learning_rate(cfg), weight_decay=float(cfg["weight_decay"])
+            self.model.trainable_parameters(), lr=learning_rate(cfg), weight_decay=float(cfg["weight_decay"])
         )
-        sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg["milestones"]), float(cfg["gamma"]))
-        gen = torch.Generator().manual_seed(int(self.seed))
-        best: dict[str, Any] = {"metric": float("-inf"), "state": None, "n_evaluations": 0}
-        fingerprint = self._fingerprint(samples, labels_np)
-        start, self.history = self._resume(fingerprint, opt, sched, gen, best)
-        selecting = cfg["checkpoint_selection"] != "none"
-        t_fit = time.perf_counter()
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        return opt, torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg["milestones"]), float(cfg["gamma"]))
 
-        n_steps = len(self._batches(normal, torch.Generator().manual_seed(0)))
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, transient=True, disable=not self.progress) as bar:
-            task = bar.add_task("vadclip", total=max(0, cfg["epochs"] - start) * n_steps)
-            for epoch in range(start, cfg["epochs"]):
-                model.train()
-                t0, sums, n = time.perf_counter(), {"loss": 0.0, "bce": 0.0, "nce": 0.0, "cts": 0.0}, 0
-                for i, idx in enumerate(self._batches(normal, gen)):
-                    x, lens = process_batch(
-                        [feats[j] for j in idx], cfg["visual_length"], [samples[j].video for j in idx]
-                    )
-                    x_t, lens_t = torch.from_numpy(x).to(self.device), torch.from_numpy(lens).to(self.device)
-                    t_ori, logits1, logits2 = model(x_t, lens_t)
-                    parts = vadclip_loss(
-                        t_ori,
-                        logits1,
-                        logits2,
-                        labels[torch.from_numpy(idx).to(self.device)],
-                        lens_t,
-                        float(cfg["lambda_cts"]),
-                    )
-                    opt.zero_grad(set_to_none=True)
-                    parts["loss"].backward()
-                    opt.step()
-                    self._changed()
-                    for k in sums:
-                        sums[k] += float(parts[k].detach())
-                    n += 1
-                    bar.update(
-                        task,
-                        advance=1,
-                        description=f"vadclip epoch {epoch + 1}/{cfg['epochs']} "
-                        f"loss {float(parts['loss'].detach()):.4f}",
-                    )
-                    if selecting and cfg["loop"] == "ucf" and i % cfg["selection_every"] == 0 and i != 0:
-                        self._select(best)
-                lr_used = opt.param_groups[0]["lr"]
-                sched.step()
-                if selecting and cfg["loop"] == "xd":
-                    self._select(best)
-                if selecting and best["state"] is not None:  # official: reload the best at every epoch end
-                    model.load_state_dict(best["state"], strict=False)
-                    self._changed()
-                record = {
-                    "epoch": epoch + 1,
-                    "steps": n,
-                    "lr": lr_used,
-                    "time_s": time.perf_counter() - t0,
-                    **{k: v / max(n, 1) for k, v in sums.items()},
-                }
-                if selecting:
-                    record["best_selection_metric"] = best["metric"]
-                self.history.append(record)
-                self._save_resume(fingerprint, epoch + 1, opt, sched, gen, best)
-        self.fit_info = {
-            "selection": self.selection,
-            "epochs": cfg["epochs"],
-            "steps_per_epoch": n_steps,
-            "lr": learning_rate(cfg),
-            "fit_s": time.perf_counter() - t_fit,
-            "n_samples": len(samples),
-            "n_normal": int(normal.sum()),
-        }
-        if selecting:
-            self.fit_info.update(
-                best_selection_metric=best["metric"],
-                n_evaluations=best["n_evaluations"],
-                selection_metric=SELECTION_METRIC[cfg["checkpoint_selection"]],
+    def train_batches(self, samples: Sequence[FeatureSample], epoch: int, rng: Any) -> Iterator[Any]:
+        """The official loaders, drawn with VadCLIP's own torch generator (seeded once per fit)."""
+        import torch
+
+        from vadbench.methods.vadclip.lengths import process_batch
+
+        for idx in self._batches(self._normal, self._gen):
+            x, lens = process_batch(
+                [self._feats[j] for j in idx], self.config["visual_length"], [samples[j].video for j in idx]
             )
-        model.eval()
-        self._changed()
-        return self
+            yield (
+                torch.from_numpy(x).to(self.device),
+                torch.from_numpy(lens).to(self.device),
+                self._labels[torch.from_numpy(idx).to(self.device)],
+            )
 
-    # -- resumable training state (runner's work_dir) --------------------------------------------------------
-    def _resume_path(self) -> Path | None:
-        return Path(self.work_dir) / RESUME_FILE if self.work_dir is not None else None
+    def training_step(self, batch: Any) -> dict[str, Any]:
+        from vadbench.methods.vadclip.losses import vadclip_loss
 
-    def _save_resume(self, fingerprint: str, epoch: int, opt: Any, sched: Any, gen: Any, best: dict) -> None:
-        import torch
+        x_t, lens_t, labels = batch
+        t_ori, logits1, logits2 = self.model(x_t, lens_t)
+        return vadclip_loss(t_ori, logits1, logits2, labels, lens_t, float(self.config["lambda_cts"]))
 
-        path = self._resume_path()
-        if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        state = {
-            "fingerprint": fingerprint,
-            "epoch": epoch,
-            "model": self._trainable_state(),
-            "optimizer": opt.state_dict(),
-            "scheduler_last_epoch": int(sched.last_epoch),
-            "generator": gen.get_state(),
-            "best_metric": float(best["metric"]),
-            "best_state": best["state"],
-            "n_evaluations": int(best["n_evaluations"]),
-            "history": json.dumps(self.history),
-        }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+    def selection_metric(self) -> tuple[str, str] | None:
+        return SELECTION_METRIC.get(self.config["checkpoint_selection"])
 
-    def _resume(
-        self, fingerprint: str, opt: Any, sched: Any, gen: Any, best: dict
-    ) -> tuple[int, list[dict[str, float]]]:
-        import torch
+    def resume_state(self) -> dict[str, Any]:
+        return {"generator": self._gen.get_state()}
 
-        path = self._resume_path()
-        if path is None or not path.is_file():
-            return 0, []
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        if state.get("fingerprint") != fingerprint:
-            return 0, []
-        self.model.load_state_dict(state["model"], strict=False)
-        opt.load_state_dict(state["optimizer"])
-        sched.last_epoch = int(state["scheduler_last_epoch"])
-        gen.set_state(state["generator"])
-        best.update(
-            metric=float(state["best_metric"]),
-            state=state["best_state"],
-            n_evaluations=int(state["n_evaluations"]),
+    def load_resume_state(self, state: dict[str, Any]) -> None:
+        self._gen.set_state(state["generator"])
+
+    def fit(self, samples: Sequence[FeatureSample]) -> VadCLIP:
+        """Train on weakly labelled feature samples (every crop is an independent sample, as in the code)."""
+        if not list(samples):
+            raise DataError("VadCLIP.fit got no training samples")
+        super().fit(samples)
+        self.fit_info.update(
+            steps_per_epoch=self.steps_per_epoch,
+            lr=learning_rate(self.config),
+            n_normal=int(self._normal.sum()),
         )
-        self._changed()
-        return int(state["epoch"]), json.loads(state["history"])
+        self._feats = []
+        return self
 
     # -- scoring ---------------------------------------------------------------------------------------------
     def _text_features(self) -> Any:
         import torch
 
-        if self._text_cache is None or self._text_cache[0] != self._version:
+        if self._text_cache is None:
             with torch.no_grad():
-                self._text_cache = (self._version, self.model.encode_text())
-        return self._text_cache[1]
+                self._text_cache = self.model.encode_text()
+        return self._text_cache
 
     def score_outputs(self, sample: FeatureSample) -> dict[str, np.ndarray]:
         """``{"c": (T,), "a": (T,), "probs": (T, C)}`` for one video (chunks of ``visual_length``, spec 4)."""
@@ -459,16 +367,6 @@ class VadCLIP(Method):
         from vadbench.methods.vadclip.lengths import process_split
 
         feats = self._check_features(sample)
-        key = (
-            self._version,
-            sample.video,
-            sample.crop,
-            feats.shape,
-            feats.__array_interface__["data"][0],
-            float(feats[:: max(1, feats.shape[0] // 7)].sum()),
-        )
-        if self._out_cache is not None and self._out_cache[0] == key:
-            return self._out_cache[1]
         model = self.model
         model.eval()
         chunks, lengths = process_split(feats, self.config["visual_length"], sample.video)
@@ -481,20 +379,11 @@ class VadCLIP(Method):
         n = feats.shape[0]
         logits1 = logits1.reshape(-1)[:n]
         probs = torch.softmax(logits2.reshape(-1, logits2.shape[-1])[:n], dim=-1)
-        out = {
+        return {
             "c": torch.sigmoid(logits1).cpu().numpy(),
             "a": (1 - probs[:, 0]).cpu().numpy(),
             "probs": probs.cpu().numpy(),
         }
-        self._out_cache = (key, out)
-        return out
-
-    def score(self, sample: FeatureSample) -> np.ndarray:
-        """One score per snippet: the ``score_branch`` (``both`` -> ``published_branch``)."""
-        branch = self.config["score_branch"]
-        return self.score_outputs(sample)[
-            "c" if branch == "c" else "a" if branch == "a" else self.config["published_branch"]
-        ]
 
     # -- persistence -----------------------------------------------------------------------------------------
     def _persisted_keys(self) -> set[str]:
@@ -516,7 +405,9 @@ class VadCLIP(Method):
             raise ConfigError(
                 f"VadCLIP weights do not fit this config: missing {missing[:5]}, unexpected {unexpected[:5]}"
             )
-        self.model.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()}, strict=False)
+        self.model.load_state_dict(
+            {k: torch.as_tensor(v).to(self.device) for k, v in state.items()}, strict=False
+        )
         self.model.eval()
         self._changed()
 
