@@ -9,19 +9,16 @@ scene for the whole dataset. A scene unseen in training gets the learned null em
 dropout); with ``scene_dropout = 0`` and the scene condition on, an unseen scene is an error.
 
 Example:
-    >>> cfg = ADSMConfig.from_mapping({"depth": 1, "hidden": 32, "heads": 2, "crop_size": 16, "patch": 8})
+    >>> cfg = ADSMConfig(depth=1, hidden=32, heads=2, crop_size=16, patch=8)
     >>> cfg.clip_len, cfg.levels, cfg.motion_weights
     (8, 20, True)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
 import math
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,7 +33,7 @@ from vadbench.methods.adsm.clips import (
     tracks_as_tuples,
     whole_frame_track,
 )
-from vadbench.methods.base import Method
+from vadbench.methods.training import TorchMethod
 
 CHOICES: dict[str, tuple[Any, ...]] = {
     "tracker": ("bytetrack", "whole_frame", "boxes_file"),
@@ -81,39 +78,8 @@ class ADSMConfig:
     test_stride: int = 1  # window stride at inference (frames between take the last score)
     infer_batch: int = 64
 
-    @classmethod
-    def from_mapping(cls, config: Mapping[str, Any] | None) -> ADSMConfig:
-        """Validated config: unknown keys, wrong types and bad values raise :class:`ConfigError`."""
-        config = dict(config or {})
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(config) - set(fields))
-        if unknown:
-            raise ConfigError(f"unknown ADSM option(s) {unknown}; known: {', '.join(sorted(fields))}")
-        defaults = cls()
-        values: dict[str, Any] = {}
-        for key, value in config.items():
-            ref = getattr(defaults, key)
-            if key == "level_weights":
-                values[key] = None if value is None else tuple(float(v) for v in value)
-            elif key == "boxes_dir":
-                values[key] = None if value is None else str(value)
-            elif isinstance(ref, bool):
-                if not isinstance(value, bool):
-                    raise ConfigError(f"ADSM option {key} must be true or false, got {value!r}")
-                values[key] = value
-            elif isinstance(ref, int):
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise ConfigError(f"ADSM option {key} must be an integer, got {value!r}")
-                values[key] = value
-            elif isinstance(ref, float):
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise ConfigError(f"ADSM option {key} must be a number, got {value!r}")
-                values[key] = float(value)
-            else:
-                values[key] = value
-        cfg = cls(**values)
-        cfg.check()
-        return cfg
+    def __post_init__(self) -> None:
+        self.check()
 
     def check(self) -> None:
         for key, allowed in CHOICES.items():
@@ -166,7 +132,7 @@ def _video_path(sample: Any) -> Path | None:
     return Path(path)
 
 
-class ADSM(Method):
+class ADSM(TorchMethod):
     """Autoregressive denoising score matching on object clips (Zhang, Cao et al., ICCV 2025)."""
 
     name: ClassVar[str] = "adsm"
@@ -177,16 +143,37 @@ class ADSM(Method):
     fidelity: ClassVar[str] = "reconstruction"
     Config: ClassVar[type] = ADSMConfig
     headline: ClassVar[str] = "score"
+    #: The cosine schedule anneals over every optimisation step.
+    scheduler_interval = "step"
 
     def __init__(
         self, config: Mapping[str, Any] | None = None, *, device: str = "cpu", seed: int = 0
     ) -> None:
-        self.cfg = ADSMConfig.from_mapping(config)
-        super().__init__(dataclasses.asdict(self.cfg), device=device, seed=seed)
+        super().__init__(config, device=device, seed=seed)
         self.model: Any = None
         self.scenes: list[str] = []
-        self.history: list[dict[str, float]] = []
-        self.progress = True
+        self._runs: list[ObjectRun] = []
+        self._windows: list[tuple[int, int]] = []
+
+    @classmethod
+    def contract_config(cls) -> dict[str, Any]:
+        """A tiny NCST on whole-frame "objects" (seconds on a CPU; spec section 9's tiny config)."""
+        return {
+            "tracker": "whole_frame",
+            "crop_size": 16,
+            "patch": 8,
+            "clip_len": 4,
+            "hidden": 32,
+            "depth": 1,
+            "heads": 2,
+            "levels": 4,
+            "segment_len": 4,
+            "epochs": 1,
+            "batch_size": 32,
+            "train_stride": 8,
+            "test_stride": 2,
+            "lr": 1e-3,
+        }
 
     # -- data ----------------------------------------------------------------------------------------------
     def object_runs(self, sample: Any, *, scene: int = 0) -> list[ObjectRun]:
@@ -258,13 +245,8 @@ class ADSM(Method):
             sigma_max=cfg.sigma_max,
         ).to(self.device)
 
-    def fit(self, samples: Sequence[Any]) -> ADSM:
-        """Train on normal videos: every ``train_stride``-th n-frame window of every object run."""
-        import torch
-
-        from vadbench.methods.adsm.clips import to_model_range
-        from vadbench.methods.adsm.losses import training_loss
-
+    def build(self, samples: Sequence[Any]) -> None:
+        """Scene vocabulary, the object runs of the training videos (uint8 crops), the windows, the NCST."""
         cfg = self.cfg
         self.scenes = sorted({scene_key(s) for s in samples}) if cfg.scene_condition else []
         runs: list[ObjectRun] = []
@@ -279,53 +261,55 @@ class ADSM(Method):
                 f"training video(s) (tracker={cfg.tracker}): no track in the whole training set is long "
                 f"enough; check the tracks input or use tracker=whole_frame"
             )
+        self._runs, self._windows = runs, windows
+        self.steps_per_epoch = math.ceil(len(windows) / cfg.batch_size)
         self.build_model()
-        model = self.model
-        opt = torch.optim.Adamax(model.parameters(), lr=cfg.lr)
-        steps = cfg.epochs * math.ceil(len(windows) / cfg.batch_size)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
-        gen = torch.Generator().manual_seed(self.seed)
-        rng = np.random.default_rng(self.seed)
-        null = model.null_scene
-        self.history = []
-        model.train()
-        for epoch in range(cfg.epochs):
-            order = rng.permutation(len(windows))
-            total, count = 0.0, 0
-            for b in range(0, len(order), cfg.batch_size):
-                sel = [windows[i] for i in order[b : b + cfg.batch_size]]
-                x = to_model_range(np.stack([runs[r].clip(st, cfg.clip_len) for r, st in sel])).to(
-                    self.device
-                )
-                scene = torch.tensor([runs[r].scene for r, _ in sel], device=self.device)
-                loss = training_loss(
-                    model,
-                    x,
-                    scene,
-                    patch=cfg.patch,
-                    sigma_min=cfg.sigma_min,
-                    sigma_max=cfg.sigma_max,
-                    motion=cfg.motion_weights,
-                    scene_dropout=cfg.scene_dropout if cfg.scene_condition else 0.0,
-                    null_scene=null,
-                    generator=gen,
-                )
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"ADSM: non-finite training loss at epoch {epoch}")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                total += float(loss.detach()) * len(sel)
-                count += len(sel)
-            self.history.append({"epoch": epoch, "loss": total / count, "clips": count})
-            if self.progress:
-                print(
-                    f"adsm epoch {epoch + 1}/{cfg.epochs} loss {total / count:.4f} ({count} clips)",
-                    flush=True,
-                )
-        model.eval()
-        return self
+
+    def modules(self) -> dict[str, Any]:
+        return {"ncst": self.model} if self.model is not None else {}
+
+    def configure_optimizers(self) -> tuple[Any, Any]:
+        """Adamax (lr 1e-4) with cosine annealing to 0 over all steps (spec section 5)."""
+        import torch
+
+        opt = torch.optim.Adamax(self.model.parameters(), lr=self.cfg.lr)
+        steps = max(1, self.cfg.epochs * getattr(self, "steps_per_epoch", 1))
+        return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+
+    def train_batches(self, samples: Sequence[Any], epoch: int, rng: np.random.Generator) -> Iterable[Any]:
+        """Shuffled batches of ``batch_size`` windows: (clips in [-1, 1], scene indices)."""
+        import torch
+
+        from vadbench.methods.adsm.clips import to_model_range
+
+        order = rng.permutation(len(self._windows))
+        n = self.cfg.clip_len
+        for b in range(0, len(order), self.cfg.batch_size):
+            sel = [self._windows[i] for i in order[b : b + self.cfg.batch_size]]
+            x = to_model_range(np.stack([self._runs[r].clip(st, n) for r, st in sel])).to(self.device)
+            yield x, torch.tensor([self._runs[r].scene for r, _ in sel], device=self.device)
+
+    def training_step(self, batch: Any) -> Any:
+        """Motion-weighted DSM with lambda(sigma) = sigma^2, sigma log-uniform (torch's seeded generator)."""
+        from vadbench.methods.adsm.losses import training_loss
+
+        cfg = self.cfg
+        x, scene = batch
+        return training_loss(
+            self.model,
+            x,
+            scene,
+            patch=cfg.patch,
+            sigma_min=cfg.sigma_min,
+            sigma_max=cfg.sigma_max,
+            motion=cfg.motion_weights,
+            scene_dropout=cfg.scene_dropout if cfg.scene_condition else 0.0,
+            null_scene=self.model.null_scene,
+        )
+
+    def on_epoch_end(self, epoch: int) -> None:
+        if epoch + 1 >= self.cfg.epochs:  # the crops are not needed after training
+            self._runs, self._windows = [], []
 
     # -- scoring -------------------------------------------------------------------------------------------
     def clip_level_scores(
@@ -443,44 +427,18 @@ class ADSM(Method):
         return self.score_outputs(sample)[self.headline]
 
     # -- persistence ---------------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        if self.model is None:
-            raise RuntimeError("ADSM: nothing to save before fit")
-        return dict(self.model.state_dict())
-
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self.model is None:
+        """Build the NCST for the saved scene table (its size is in the weights), then load (strict)."""
+        key = "ncst.scene_embed.weight"
+        if key not in state:
+            raise DataError(f"ADSM weights lack {key!r}: not an ADSM checkpoint")
+        if self.model is None or self.model.scene_embed.num_embeddings != state[key].shape[0]:
+            self.scenes = [""] * (int(state[key].shape[0]) - 1)  # placeholders until load_extra_state
             self.build_model()
-        self.model.load_state_dict(state)
-        self.model.eval()
+        super().load_state_dict(state)
 
     def extra_state(self) -> dict[str, Any]:
-        return {"scenes": list(self.scenes), "history": list(self.history)}
+        return {"scenes": list(self.scenes)}
 
-    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+    def load_extra_state(self, state: dict[str, Any]) -> None:
         self.scenes = [str(s) for s in state.get("scenes", [])]
-        self.history = list(state.get("history", []))
-        self.build_model()
-
-    @staticmethod
-    def _state_path(path: Path) -> Path:
-        return path.with_name(path.name + ".state.json")
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Weights (safetensors) and the scene vocabulary (``<path>.state.json``), both written atomically."""
-        from vadbench.datasets._io import atomic_write_bytes
-
-        path = Path(super().save(path))
-        atomic_write_bytes(self._state_path(path), json.dumps(self.extra_state(), indent=1).encode())
-        return path
-
-    def load(self, path: str | os.PathLike[str]) -> ADSM:
-        from safetensors.torch import load_file
-
-        path = Path(path)
-        side = self._state_path(path)
-        if not side.is_file():
-            raise DataError(f"ADSM checkpoint {path}: missing its state file {side}")
-        self.load_extra_state(json.loads(side.read_text()))
-        self.load_state_dict(dict(load_file(str(path))))
-        return self
