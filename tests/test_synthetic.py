@@ -37,8 +37,7 @@ def tiny(tmp_path_factory):
 def micro(monkeypatch):
     """A very small preset for the error / CLI / atomicity tests (generates in well under a second)."""
     monkeypatch.setitem(syn.PRESETS, "micro", {"width": 48, "height": 32, "scenes": 2, "train_per_scene": 2,
-                                               "test_per_scene": 1, "train_frames": (20, 24),
-                                               "test_frames": (40, 48)})
+                                               "test_per_scene": 1, "frames": (40, 48)})
     return "micro"
 
 
@@ -99,7 +98,7 @@ def test_training_videos_decode_to_their_frame_count(tiny):
     table = tiny.videos().set_index("video")
     for v, n in boxes_frames.items():
         assert table.loc[v, "n_frames"] == n
-        lo, hi = syn.PRESETS["tiny"]["train_frames"]
+        lo, hi = syn.PRESETS["tiny"]["frames"]
         assert lo <= n <= hi
 
 

@@ -92,6 +92,15 @@ class SceneSpec:
     scale_a: float
     scale_b: float
     density: float  # mean arrivals per lane per frame
+    walkways: list[tuple[np.ndarray, np.ndarray, float]] = field(default_factory=list)  # centre, dir, half
+    name: str = ""
+
+    def place(self, x: float, y: float) -> str:
+        """``walkway`` when the ground point ``(x, y)`` lies on a paved walkway, else ``grass``."""
+        for c, d, half in self.walkways:
+            if abs((x - c[0]) * -d[1] + (y - c[1]) * d[0]) <= half + 0.5:
+                return "walkway"
+        return "grass"
 
     def person_height(self, y: float | np.ndarray) -> float | np.ndarray:
         """Person height in pixels at ground row ``y`` (perspective: farther = higher up = smaller)."""
@@ -135,6 +144,9 @@ def _segment_through_frame(c: np.ndarray, d: np.ndarray, width: int, height: int
     return c + lo * d, c + hi * d
 
 
+#: Names of the four scene layouts (``_TEMPLATES``), used in the structured state.
+TEMPLATE_NAMES = ("promenade", "boulevard", "crossing", "corridor")
+
 # Templates: walkways as (centre x, centre y) in frame fractions, angle (deg), half width (fraction of H),
 # and lanes (lateral offset in fractions of H, flow). Angles are jittered per scene.
 _TEMPLATES = [
@@ -168,6 +180,7 @@ def make_scene(
 
     walkways = _TEMPLATES[template % len(_TEMPLATES)]
     lanes: list[Lane] = []
+    walkway_geo: list[tuple[np.ndarray, np.ndarray, float]] = []
     pave = _hsv(rng.uniform(0.05, 0.12), rng.uniform(0.05, 0.25), rng.uniform(0.55, 0.8))
     tile = rng.uniform(4.0, 7.0)
     for (cx, cy), deg, hw, lane_defs in walkways:
@@ -176,6 +189,7 @@ def make_scene(
         d = np.array([np.cos(theta), np.sin(theta)])
         n = np.array([-d[1], d[0]])
         half = hw * H * rng.uniform(0.9, 1.15)
+        walkway_geo.append((c, d, float(half)))
         dist = (xx - c[0]) * n[0] + (yy - c[1]) * n[1]
         along = (xx - c[0]) * d[0] + (yy - c[1]) * d[1]
         cover = np.clip(half + 0.5 - np.abs(dist), 0, 1)[..., None]
@@ -195,12 +209,14 @@ def make_scene(
         win = ((np.mod(xx, 9) < 4) & (np.mod(yy, 7) < 3)).astype(np.float32)[..., None]
         bg[:top] = (wall - 45 * win + rng.normal(0, 2, (H, W, 1)).astype(np.float32))[:top]
 
-    scale_a, scale_b = rng.uniform(0.07, 0.09), rng.uniform(0.12, 0.16)
+    # people are 0.12-0.15 H tall at the top row and 0.32-0.41 H at the bottom (tens of pixels)
+    scale_a, scale_b = rng.uniform(0.12, 0.15), rng.uniform(0.20, 0.26)
     scene = SceneSpec(
         index=index, width=W, height=H, template=template, background=np.clip(bg, 0, 255),
         fg_rgb=np.zeros((H, W, 3), np.float32), fg_alpha=np.zeros((H, W), np.float32), lanes=lanes,
         occluders=[], rest_spots=[], bikes_allowed=bikes, scale_a=scale_a, scale_b=scale_b,
-        density=rng.uniform(0.010, 0.016) * (96 / W) ** 0.5,
+        density=rng.uniform(0.009, 0.014), walkways=walkway_geo,
+        name=TEMPLATE_NAMES[template % len(_TEMPLATES)],
     )
     _add_occluders(rng, scene, xx, yy)
     _add_rest_spots(rng, scene)
@@ -256,7 +272,7 @@ def _add_rest_spots(rng: np.random.Generator, scene: SceneSpec) -> None:
         for _try in range(20):
             s = rng.uniform(0.25, 0.75) * lane.length
             side = 1 if rng.random() < 0.5 else -1
-            p = lane.point(s, +1, lateral=side * (lane.half_width * 4 + 0.06 * scene.height))
+            p = lane.point(s, +1, lateral=side * (lane.half_width * 4 + 0.1 * scene.height))
             W, H = scene.width, scene.height
             if 0.1 * W < p[0] < 0.9 * W and 0.2 * H < p[1] < 0.97 * H:
                 scene.rest_spots.append((float(p[0]), float(p[1])))
@@ -267,9 +283,22 @@ def _add_rest_spots(rng: np.random.Generator, scene: SceneSpec) -> None:
 # agents
 
 
+#: What an object is doing in a frame (``Track.action`` holds indices into this tuple).
+ACTIONS = ("walking", "running", "standing", "loitering", "falling", "lying", "getting up", "riding",
+           "driving", "parked")
+#: World speed (m/s) above which a person counts as running (walkers: ``WALK_SPEED``).
+RUN_ABOVE = 2.4
+
+
 @dataclass
 class Track:
-    """One object over local time ``tau`` (0 .. len-1); it appears in frame ``t0 + tau``."""
+    """One object over local time ``tau`` (0 .. len-1); it appears in frame ``t0 + tau``.
+
+    Per ``tau``: position of the feet ``x, y`` (pixels), leg ``phase``, body ``angle`` (0 upright,
+    ±pi/2 lying), world ``speed`` (m/s) and ``action`` (index into ``ACTIONS``); ``abnormal`` marks the
+    frames in which the object is in an anomalous state. ``flow``: ``with`` / ``against`` the one-way flow
+    of its lane, ``two-way`` lane, or ``none`` (off the walkways).
+    """
 
     oid: int
     kind: str
@@ -278,12 +307,15 @@ class Track:
     y: np.ndarray
     phase: np.ndarray
     angle: np.ndarray
+    speed: np.ndarray
+    action: np.ndarray
     heading: int
     side_view: bool
     colors: dict[str, np.ndarray]
     abnormal: np.ndarray  # bool per tau: the object is anomalous in this frame
     event: int = -1
     scale: float = 1.0  # size relative to a person (vehicles are drawn in person units too)
+    flow: str = "none"
     meta: dict = field(default_factory=dict)
 
     def at(self, t: int) -> int | None:
@@ -308,74 +340,54 @@ def random_colors(rng: np.random.Generator, kind: str) -> dict[str, np.ndarray]:
     return cols
 
 
-def walk_path(
+def lane_path(
     scene: SceneSpec,
     lane: Lane,
     direction: int,
-    speed: float,
+    speed: np.ndarray,
     rng: np.random.Generator,
-    n_steps: int,
     *,
-    tau_offset: float = 0.0,
-    gait: float = 1.0,
-    stop: tuple[float, int] | None = None,
-    fall: float | None = None,
+    s0: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """Positions of one object moving along ``lane`` for up to ``n_steps`` frames (vectorised).
+    """Positions of one object moving along ``lane`` with world ``speed[tau]`` (m/s; 0 = standing).
 
-    The walker keeps a constant world ``speed`` (m/s); in pixels it speeds up as it comes closer
-    (``ds/dtau = k h(y(s))``, solved in closed form since ``h`` is linear in ``y`` and ``y`` in ``s``).
-    ``tau_offset`` starts the walk that many frames in (objects already on the lane at frame 0).
-    ``stop=(s, frames)``: stands (swaying) at distance ``s`` for ``frames`` frames;
-    ``fall=s``: falls over at distance ``s`` (6 frames) and then lies still.
-    Returns x, y, phase, angle (cut when the lane ends) and ``stop_at`` / ``fall_at`` (local frame or -1).
+    In pixels the object speeds up as it comes closer: ``ds/dtau = v(tau) h(y(s)) / (1.7 m · FPS)``, solved
+    in closed form in the cumulative walking time since ``h`` is linear in ``y`` and ``y`` in ``s``. ``s0``:
+    the distance along the lane (in the direction of travel) at ``tau = 0``. The path is cut when the lane
+    ends. Returns ``x, y, s, phase, speed`` (``phase`` advances with the distance walked).
     """
     start, d = (lane.p0, lane.unit) if direction > 0 else (lane.p1, -lane.unit)
     H = scene.height
-    k = speed / PERSON_M / FPS
+    speed = np.asarray(speed, np.float64)
     alpha0 = H * scene.scale_a + scene.scale_b * start[1]
     beta0 = scene.scale_b * d[1]
 
     def s_of(w: np.ndarray) -> np.ndarray:
-        if abs(k * beta0) < 1e-9:
-            return k * alpha0 * w
-        return alpha0 / beta0 * np.expm1(k * beta0 * w)
+        if abs(beta0) < 1e-9:
+            return alpha0 * w
+        return alpha0 / beta0 * np.expm1(beta0 * w)
 
-    def w_of(s_: float) -> float:
-        if abs(k * beta0) < 1e-9:
-            return s_ / (k * alpha0)
-        return float(np.log1p(beta0 * s_ / alpha0) / (k * beta0))
-
-    tau = np.arange(n_steps, dtype=np.float64)
-    w = tau + tau_offset  # walking time
-    stop_at = fall_at = -1
-    standing = np.zeros(n_steps, bool)
-    if stop is not None:
-        stop_at = int(np.ceil(w_of(stop[0]) - tau_offset))
-        if stop_at >= 0:
-            standing = (tau >= stop_at) & (tau < stop_at + stop[1])
-            w = np.where(tau >= stop_at, w - np.minimum(tau - stop_at, stop[1]), w)
-    if fall is not None:
-        fall_at = int(np.ceil(w_of(fall) - tau_offset))
-        if fall_at >= 0:
-            w = np.minimum(w, fall_at + tau_offset)
+    if abs(beta0) < 1e-9:
+        w0 = s0 / alpha0
+    else:
+        w0 = float(np.log1p(beta0 * s0 / alpha0) / beta0)
+    k = speed / PERSON_M / FPS
+    w = w0 + np.concatenate([[0.0], np.cumsum(k[:-1])])
     s = s_of(w)
     keep = int(np.searchsorted(s, lane.length, side="right"))
-    s, w, tau, standing = s[:keep], w[:keep], tau[:keep], standing[:keep]
+    s, speed = s[:keep], speed[:keep]
     lateral = rng.uniform(-1, 1) * lane.half_width
     amp, freq, ph0 = rng.uniform(0.2, 0.6), rng.uniform(0.01, 0.04), rng.uniform(0, 6.3)
-    lat = lateral + amp * np.sin(freq * (tau + tau_offset) + ph0)
+    tau = np.arange(keep)
+    lat = lateral + amp * np.sin(freq * tau + ph0)
     pts = start[None] + s[:, None] * d[None] + lat[:, None] * lane.normal[None]
-    pts = pts + np.cumsum(rng.normal(0, 0.06, (keep, 2)) * standing[:, None], axis=0)  # sway while standing
-    phase = rng.uniform(0, 2 * np.pi) + gait * 2 * np.pi * 1.1 * speed / PERSON_M / FPS * w
-    angle = np.zeros(keep)
-    if fall_at >= 0:
-        fdir = 1.0 if rng.random() < 0.5 else -1.0
-        angle = np.clip((tau - fall_at) / 6.0, 0, 1) * fdir * np.pi / 2
+    still = speed < 0.05
+    pts = pts + np.cumsum(rng.normal(0, 0.06, (keep, 2)) * still[:, None], axis=0)  # sway while standing
+    walked = np.concatenate([[0.0], np.cumsum(speed[:-1])]) / PERSON_M / FPS
+    phase = rng.uniform(0, 2 * np.pi) + 2 * np.pi * 1.1 * walked
     return {
-        "x": pts[:, 0].astype(np.float32), "y": pts[:, 1].astype(np.float32),
-        "phase": phase.astype(np.float32), "angle": angle.astype(np.float32),
-        "stop_at": np.array(stop_at), "fall_at": np.array(fall_at),
+        "x": pts[:, 0].astype(np.float32), "y": pts[:, 1].astype(np.float32), "s": s.astype(np.float32),
+        "phase": phase.astype(np.float32), "speed": speed.astype(np.float32),
     }
 
 
@@ -385,8 +397,26 @@ def stand_path(rng: np.random.Generator, x: float, y: float, n: int) -> dict[str
     jitter -= np.linspace(0, 1, n)[:, None] * jitter[-1:]  # stays near the spot
     return {
         "x": (x + jitter[:, 0]).astype(np.float32), "y": (y + 0.3 * jitter[:, 1]).astype(np.float32),
-        "phase": np.full(n, rng.uniform(0, 6.3), np.float32), "angle": np.zeros(n, np.float32),
+        "phase": np.full(n, rng.uniform(0, 6.3), np.float32), "speed": np.zeros(n, np.float32),
     }
+
+
+def object_box(track: Track, tau: int, h: float) -> tuple[float, float, float, float]:
+    """The unclipped box ``(x1, y1, x2, y2)`` of the object's body at local time ``tau`` (person height
+    ``h`` pixels, times ``track.scale``), from its body-unit extent rotated by its angle."""
+    u0, u1, v0, v1 = _EXTENT[_extent_key(track)]
+    th = float(track.angle[tau])
+    c, s = math.cos(th), math.sin(th)
+    x, y = float(track.x[tau]), float(track.y[tau])
+    dx = [(u * c + v * s) * h for u in (u0, u1) for v in (v0, v1)]
+    dy = [(u * s - v * c) * h for u in (u0, u1) for v in (v0, v1)]
+    return x + min(dx), y + min(dy), x + max(dx), y + max(dy)
+
+
+def _extent_key(track: Track) -> str:
+    if track.kind == "vehicle":
+        return "vehicle_side" if track.side_view else "vehicle_front"
+    return track.kind
 
 
 # --------------------------------------------------------------------------------------------------
@@ -432,10 +462,7 @@ def sprite(track: Track, tau: int, h: float, width: int | None = None, height: i
     """
     x, y = float(track.x[tau]), float(track.y[tau])
     th = float(track.angle[tau])
-    ext_key = track.kind
-    if track.kind == "vehicle":
-        ext_key = "vehicle_side" if track.side_view else "vehicle_front"
-    u0, u1, v0, v1 = _EXTENT[ext_key]
+    u0, u1, v0, v1 = _EXTENT[_extent_key(track)]
     c, s = math.cos(th), math.sin(th)
     dx = [(u * c + v * s) * h for u in (u0, u1) for v in (v0, v1)]
     dy = [(u * s - v * c) * h for u in (u0, u1) for v in (v0, v1)]
@@ -453,12 +480,16 @@ def sprite(track: Track, tau: int, h: float, width: int | None = None, height: i
     layers: list[tuple[np.ndarray, np.ndarray]] = []
     m = 0.5  # minimum half size in pixels so that far objects stay visible
     if track.kind == "person":
-        sw = 0.09 * np.sin(float(track.phase[tau]))
+        v = float(track.speed[tau])
+        # legs swing wider and the body leans forward when running; feet together when standing
+        amp = 0.0 if v < 0.05 else (0.2 if v > RUN_ABOVE else 0.09)
+        lean = (0.07 if v > RUN_ABOVE else 0.0) * track.heading * h
+        sw = amp * np.sin(float(track.phase[tau]))
         for k, sign in ((0, -1), (1, 1)):
             cu = (sign * 0.05 + (sw if k == 0 else -sw)) * h
             layers.append((_soft_box(U, V, cu, 0.23 * h, max(0.05 * h, m), 0.23 * h), cols["pants"]))
-        layers.append((_soft_box(U, V, 0, 0.6 * h, max(0.13 * h, m), 0.18 * h), cols["shirt"]))
-        layers.append((_soft_disk(U, V, 0, 0.87 * h, max(0.09 * h, 0.7)), cols["skin"]))
+        layers.append((_soft_box(U, V, 0.5 * lean, 0.6 * h, max(0.13 * h, m), 0.18 * h), cols["shirt"]))
+        layers.append((_soft_disk(U, V, lean, 0.87 * h, max(0.09 * h, 0.7)), cols["skin"]))
     elif track.kind == "cyclist":
         Uh = U * track.heading
         t = max(0.035 * h, 0.45)
@@ -494,6 +525,18 @@ def sprite(track: Track, tau: int, h: float, width: int | None = None, height: i
     return i0, j0, alpha, rgb
 
 
+def clipped_box(scene: SceneSpec, track: Track, tau: int) -> tuple[int, int, int, int] | None:
+    """The object's integer box ``(x1, y1, x2, y2)`` (x2 / y2 exclusive) clipped to the frame, or None when
+    less than 2×2 pixels of it lie inside: the one rule for "in view" (boxes, labels and masks use it)."""
+    h = float(scene.person_height(track.y[tau])) * track.scale
+    bx1, by1, bx2, by2 = object_box(track, tau, h)
+    x1, y1 = max(0, math.floor(bx1)), max(0, math.floor(by1))
+    x2, y2 = min(scene.width, math.ceil(bx2)), min(scene.height, math.ceil(by2))
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return None
+    return x1, y1, x2, y2
+
+
 def render(
     scene: SceneSpec,
     tracks: list[Track],
@@ -502,25 +545,19 @@ def render(
     *,
     gain: float,
     noise: float,
-) -> tuple[np.ndarray, np.ndarray, list[tuple], dict[int, list[tuple[int, float, int]]]]:
-    """Render ``n`` frames.
-
-    Returns ``frames`` (n, H, W, 3) uint8, ``mask`` (n, H, W) uint8 (pixels of objects in an anomalous
-    state), ``boxes`` rows ``(frame, oid, x1, y1, x2, y2, kind, is_anomalous, event, visible)`` with
-    exclusive x2 / y2, and per event ``(frame, visible fraction, longer box side)`` for each anomalous frame.
-    """
+) -> tuple[np.ndarray, np.ndarray]:
+    """Render ``n`` frames: ``frames`` (n, H, W, 3) uint8 and ``mask`` (n, H, W) uint8, the pixels of the
+    objects in an anomalous state (coverage >= 0.5, or their clipped box when the sprite is thinner) in the
+    frames where they are in view (:func:`clipped_box`), so that ``mask.any((1, 2))`` is the frame label."""
     H, W = scene.height, scene.width
     frames = np.empty((n, H, W, 3), np.uint8)
     mask = np.zeros((n, H, W), np.uint8)
-    boxes: list[tuple] = []
-    stats: dict[int, list[tuple[int, float, int]]] = {}
     flick_amp, flick_f, flick_ph = rng.uniform(0, 0.025), rng.uniform(0.02, 0.08), rng.uniform(0, 6.3)
     fg_a = scene.fg_alpha[..., None]
     for t in range(n):
         img = scene.background.copy()
         present = [(tr, tau) for tr in tracks if (tau := tr.at(t)) is not None]
         present.sort(key=lambda p: (float(p[0].y[p[1]]), p[0].oid))  # far (small y) first
-        drawn = []
         for tr, tau in present:
             h = float(scene.person_height(tr.y[tau])) * tr.scale
             spr = sprite(tr, tau, h, W, H)
@@ -533,30 +570,16 @@ def render(
                 continue
             a = a[ci0 - i0 : ci1 - i0, cj0 - j0 : cj1 - j0]
             col = col[ci0 - i0 : ci1 - i0, cj0 - j0 : cj1 - j0]
-            if a.max() < 0.25:
-                continue
             region = img[ci0:ci1, cj0:cj1]
             img[ci0:ci1, cj0:cj1] = region * (1 - a[..., None]) + col * a[..., None]
-            drawn.append((tr, tau, ci0, cj0, a))
+            if tr.abnormal[tau] and (box := clipped_box(scene, tr, tau)) is not None:
+                m = a >= 0.5
+                if m.any():
+                    mask[t, ci0:ci1, cj0:cj1] |= m.astype(np.uint8)
+                else:
+                    mask[t, box[1] : box[3], box[0] : box[2]] = 1
         img = img * (1 - fg_a) + scene.fg_rgb  # fg_rgb is premultiplied
         g = gain * (1 + flick_amp * np.sin(flick_f * t + flick_ph))
         img = img * g + rng.standard_normal((H, W, 3), dtype=np.float32) * noise
         frames[t] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
-        for tr, tau, ci0, cj0, a in drawn:
-            rows = np.flatnonzero((a >= 0.25).any(axis=1))
-            cols_ = np.flatnonzero((a >= 0.25).any(axis=0))
-            if rows.size == 0:
-                continue
-            occl = scene.fg_alpha[ci0 : ci0 + a.shape[0], cj0 : cj0 + a.shape[1]]
-            vis = float((a * (1 - occl)).sum() / max(a.sum(), 1e-6))
-            abn = bool(tr.abnormal[tau])
-            boxes.append((t, tr.oid, cj0 + int(cols_[0]), ci0 + int(rows[0]), cj0 + int(cols_[-1]) + 1,
-                          ci0 + int(rows[-1]) + 1, tr.kind, int(abn), tr.event if abn else -1, round(vis, 3)))
-            if abn:
-                m = a >= 0.5
-                if not m.any():
-                    m = a >= 0.25
-                mask[t, ci0 : ci0 + a.shape[0], cj0 : cj0 + a.shape[1]] |= m.astype(np.uint8)
-                side = int(max(rows[-1] - rows[0], cols_[-1] - cols_[0]) + 1)
-                stats.setdefault(tr.event, []).append((t, vis, side))
-    return frames, mask, boxes, stats
+    return frames, mask

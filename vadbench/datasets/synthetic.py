@@ -11,6 +11,7 @@ writes them in the ShanghaiTech layout that :class:`~vadbench.datasets.shanghait
     SH_Train.txt, SH_Test.txt             weak re-split in the manner of Zhong et al. (2019)
     annotations/anomaly_types.csv         one row per test anomaly: video, event, type, start, end, ...
     annotations/boxes/<video>.csv         per-object boxes of every video (frame, object_id, x1..y2, ...)
+    annotations/states/<video>.csv        per-object, per-frame structured state (kind, colour, action, ...)
     annotations/scenes.csv                per camera: layout template, whether bikes are allowed
     synthetic.json                        manifest: generator version, seed, preset, counts, label hashes
 
@@ -18,6 +19,14 @@ Anomaly types (see ``ANOMALY_TYPES``): a vehicle on a walkway (appearance), a ru
 a one-way flow (direction), loitering and falling (behaviour) and a cyclist where bikes are not allowed
 (scene-dependent: cyclists are normal traffic in the scenes that allow them). Some events are small (far
 lane) or partly hidden behind foreground objects; the table records their size and visible fraction.
+A test video has 1-3 events with onsets anywhere (also in progress at the first frame or running past the
+last) and varied durations; every video, normal or not, has as many featured objects and draws its length
+from the same range, and the placement keeps content-free scores (position, video length) at chance.
+
+Without rendering (plan and geometry only; see ``_synth_world``): :func:`world`, :func:`frame_labels`,
+:func:`split_labels`, :func:`event_segments` (typed segments for mAP@IoU) and :func:`object_states` (the
+structured state of every object in every frame, for captions); :func:`render_video` renders any video of
+any seed as the dataset holds it.
 
 The same seed and preset give byte-identical files (labels, lists, boxes, and on the same library builds
 also the jpg and avi files). ``Synthetic`` (registered as ``synthetic``) is the ShanghaiTech loader on such a
@@ -39,7 +48,6 @@ import os
 import shutil
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +55,7 @@ from vadbench.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
     import typer
 
     from vadbench.datasets._synthetic_dataset import Synthetic  # noqa: F401  (lazy, see __getattr__)
@@ -54,30 +63,32 @@ if TYPE_CHECKING:
 PathLike = str | os.PathLike[str]
 
 #: Bump when the generated content changes for a given seed (cached copies of older versions are rebuilt).
-GENERATOR_VERSION = "1"
+#: 2: onsets anywhere, varied durations, 1-3 events, content-free probes at chance, people tens of pixels.
+GENERATOR_VERSION = "2"
 MANIFEST = "synthetic.json"
 GENERATOR = "vadbench.datasets.synthetic"
 
-#: Presets: frame size, cameras, videos per camera, frame-count ranges (inclusive).
+#: Presets: frame size, cameras, videos per camera, frame-count range (inclusive; the same for training and
+#: test videos, so that video length tells nothing).
 PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": {"width": 96, "height": 64, "scenes": 3, "train_per_scene": 4, "test_per_scene": 4,
-             "train_frames": (64, 96), "test_frames": (80, 112)},
-    "small": {"width": 128, "height": 96, "scenes": 5, "train_per_scene": 10, "test_per_scene": 8,
-              "train_frames": (120, 200), "test_frames": (128, 208)},
+    "tiny": {"width": 128, "height": 96, "scenes": 3, "train_per_scene": 4, "test_per_scene": 4,
+             "frames": (64, 112)},
+    "small": {"width": 192, "height": 144, "scenes": 5, "train_per_scene": 10, "test_per_scene": 8,
+              "frames": (112, 208)},
 }
 
 #: type -> (category, description). The category is what the anomaly differs from normal in.
 ANOMALY_TYPES: dict[str, tuple[str, str]] = {
-    "vehicle": ("appearance", "a cart / car driving along a walkway"),
-    "runner": ("speed", "a person running (3.4-5 m/s; walkers 0.9-1.8 m/s)"),
+    "vehicle": ("appearance", "a cart / car on a walkway (driving, sometimes parking for a while)"),
+    "runner": ("speed", "a person running (3.4-5 m/s; walkers 0.9-1.8 m/s) for 1.3-7 s or the whole way"),
     "wrong_way": ("direction", "a person walking at normal speed against the flow of a one-way lane"),
     "loitering": ("behaviour", "a person standing still on a walkway for long (short stops are normal)"),
-    "falling": ("behaviour", "a person falling over and lying on the walkway"),
+    "falling": ("behaviour", "a person falling over, lying on the walkway, then getting up"),
     "bicycle": ("scene", "a cyclist in a scene where bikes are not allowed (normal traffic where they are)"),
 }
-#: Relative frequency of the anomaly types (4 of the 6 types are hard: no change of appearance).
-TYPE_WEIGHTS = {"vehicle": 2.0, "runner": 1.5, "wrong_way": 1.5, "loitering": 1.5, "falling": 1.0,
-                "bicycle": 1.5}
+#: Relative frequency of the anomaly types beyond the first two events of each type.
+TYPE_WEIGHTS = {"vehicle": 1.0, "runner": 1.5, "wrong_way": 1.5, "loitering": 1.5, "falling": 1.2,
+                "bicycle": 1.3}
 #: Speeds (m/s) of the moving anomalies (normal: ``_synth_render.WALK_SPEED`` and ``BIKE_SPEED``).
 ANOMALY_SPEED = {"vehicle": (2.5, 4.5), "runner": (3.4, 5.0), "bicycle": (4.0, 6.0)}
 #: Vehicles are drawn this many times the local person height (a small car / cart).
@@ -90,7 +101,7 @@ WEAK_TRAIN_KEEP = 175 / 330
 LOITER_AFTER = 24
 #: Events whose mean box height is below this fraction of the frame height are flagged ``small``;
 #: below this visible fraction, ``occluded``.
-SMALL_FRAC = 0.12
+SMALL_FRAC = 0.25
 OCCLUDED_VISIBLE = 0.8
 #: Test frames are saved nearly losslessly (quality 100, 4:4:4) after the video-codec round trip, so that
 #: they carry the same artefacts as the decoded training videos: at quality 95 the extra JPEG noise alone
@@ -221,238 +232,73 @@ def ensure_synthetic(root: PathLike | None = None, seed: int | None = None,
 
 
 # --------------------------------------------------------------------------------------------------
-# planning: which videos, scenes, events, weak split (a function of seed and preset only)
+# the world without pixels (public: the ``world`` models and the audit use it)
 
 
-@dataclass
-class VideoPlan:
-    video: str
-    subset: str  # "train" / "test" (official folder)
-    scene: int
-    n_frames: int
-    key: tuple[int, ...]  # rng key of the video's content
-    events: list[str] = field(default_factory=list)
-    weak: str = ""  # "train" / "test"
-
-
-def plan(seed: int, preset: str) -> tuple[list[dict[str, Any]], list[VideoPlan]]:
-    """Scenes (template, bikes allowed) and videos (ids, lengths, event types, weak subset)."""
-    import numpy as np
+def world(seed: int = 0, preset: str = "tiny") -> Any:
+    """The plan of ``(seed, preset)``: scenes, videos, events (``_synth_world.World``; cached, no pixels)."""
+    from vadbench.datasets import _synth_world as SW
 
     _check_args(seed, preset)
-    p = PRESETS[preset]
-    rng = np.random.default_rng([seed, 1])
-    offset = int(rng.integers(4))
-    scenes = [{"scene": s, "template": (s - 1 + offset) % 4, "bikes_allowed": (s - 1) % 3 == 0}
-              for s in range(1, p["scenes"] + 1)]
-    videos: list[VideoPlan] = []
-    for sc in scenes:
-        s = sc["scene"]
-        for k in range(1, p["train_per_scene"] + 1):
-            n = int(rng.integers(p["train_frames"][0], p["train_frames"][1] + 1))
-            videos.append(VideoPlan(f"{s:02d}_{k:03d}", "train", s, n, (seed, 2, s, 0, k)))
-        for k in range(1, p["test_per_scene"] + 1):
-            n = int(rng.integers(p["test_frames"][0], p["test_frames"][1] + 1))
-            videos.append(VideoPlan(f"{s:02d}_{k:04d}", "test", s, n, (seed, 2, s, 1, k)))
-    tests = [v for v in videos if v.subset == "test"]
-    n_events = [1 + int(rng.random() < 0.35) for _ in tests]
-    deck = _deck(sum(n_events), rng)
-    bikes = {sc["scene"]: sc["bikes_allowed"] for sc in scenes}
-    for slot in range(max(n_events)):  # all first events, then the second ones
-        for v, k in zip(tests, n_events, strict=True):
-            if slot >= k:
-                continue
-            i = next((i for i, t in enumerate(deck) if not (t == "bicycle" and bikes[v.scene])), None)
-            t = deck.pop(i) if i is not None else str(rng.choice([t for t in TYPE_WEIGHTS if t != "bicycle"]))
-            v.events.append(t)
-    # weak split, stratified by first event type and scene (test videos) and by scene (training videos)
-    order = sorted(tests, key=lambda v: (list(TYPE_WEIGHTS).index(v.events[0]), v.scene, rng.random()))
-    for i, v in enumerate(order):
-        v.weak = "train" if int((i + 1) * WEAK_TEST_TO_TRAIN) > int(i * WEAK_TEST_TO_TRAIN) else "test"
-    for sc in scenes:
-        train = [v for v in videos if v.subset == "train" and v.scene == sc["scene"]]
-        idx = rng.permutation(len(train))
-        keep = int(round(len(train) * WEAK_TRAIN_KEEP))
-        for j, i in enumerate(idx):
-            train[int(i)].weak = "train" if j < keep else "test"
-    return scenes, videos
+    return SW.world(seed, preset, PRESETS[preset])
 
 
-def _deck(n: int, rng: np.random.Generator) -> list[str]:
-    """``n`` anomaly types: one of each first (shuffled; first events are always realised, so every type
-    occurs when there are at least 6 test videos), then the rest in proportion to ``TYPE_WEIGHTS``."""
-    import numpy as np
-
-    types = list(TYPE_WEIGHTS)
-    first = [types[i] for i in rng.permutation(len(types))][:n]
-    rest = n - len(first)
-    w = np.array([TYPE_WEIGHTS[t] for t in types])
-    share = w / w.sum() * rest
-    counts = np.floor(share).astype(int)
-    for i in np.argsort(-(share - np.floor(share)), kind="stable")[: rest - counts.sum()]:
-        counts[i] += 1
-    more = [t for t, c in zip(types, counts, strict=True) for _ in range(int(c))]
-    return first + [more[i] for i in rng.permutation(len(more))]
+def video_ids(seed: int = 0, preset: str = "tiny") -> list[str]:
+    """Every video id of the dataset (training ``NN_XXX`` and test ``NN_XXXX``), in generation order."""
+    return [v.video for v in world(seed, preset).videos]
 
 
-# --------------------------------------------------------------------------------------------------
-# content of one video
+def object_states(seed: int, preset: str, video: str) -> pd.DataFrame:
+    """The structured state of every object in every frame of ``video`` (no rendering needed).
+
+    Columns ``_synth_world.STATE_COLUMNS``: frame, object_id, kind (person / cyclist / vehicle), colour,
+    size (small / medium / large) and size_px, action (walking, running, standing, loitering, falling,
+    lying, getting up, riding, driving, parked), pose (upright / lying / riding / vehicle), direction (left,
+    right, towards / away from the camera, still), flow (with / against the lane's one-way flow, two-way,
+    none), place (walkway / grass), scene, layout, bikes_allowed, the box x1..y2, visible, is_anomalous,
+    event, type. The same rows as ``annotations/boxes/<video>.csv`` plus the attributes.
+
+    >>> object_states(0, "tiny", "01_0001").iloc[0]["kind"]  # doctest: +SKIP
+    'person'
+    """
+    from vadbench.datasets import _synth_world as SW
+
+    return SW.states(world(seed, preset), video)
 
 
-def _traffic(scene, n: int, rng: np.random.Generator, tracks: list) -> None:
-    """Normal traffic: walkers (and cyclists where allowed) on every lane, short stops, people waiting."""
+def render_video(seed: int, preset: str, video: str) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Render one video as ``make_synthetic`` does (before the codec): ``frames`` (n, H, W, 3) uint8, the
+    anomaly pixel ``mask`` (n, H, W) uint8 and its :func:`object_states` table."""
     from vadbench.datasets import _synth_render as R
+    from vadbench.datasets import _synth_world as SW
 
-    density = scene.density * rng.uniform(0.7, 1.3)
-    for lane in scene.lanes:
-        dirs = [lane.flow] if lane.flow else [1, -1]
-        for d in dirs:
-            rate = density / len(dirs)
-            # people already on the lane at frame 0, then arrivals
-            probe = R.walk_path(scene, lane, d, 1.3, rng, 6000)
-            t_cross = len(probe["x"])
-            starts = [(0, float(rng.uniform(0, t_cross))) for _ in range(rng.poisson(rate * t_cross))]
-            t = float(rng.exponential(1 / rate))
-            while t < n:
-                starts.append((int(t), 0.0))
-                t += float(rng.exponential(1 / rate))
-            for t0, offset in starts:
-                group = 2 if rng.random() < 0.2 else 1
-                bike = scene.bikes_allowed and rng.random() < 0.25
-                speed = float(rng.uniform(*(R.BIKE_SPEED if bike else R.WALK_SPEED)))
-                stop = None
-                if not bike and rng.random() < 0.12:  # a short normal stop (phone, looking around)
-                    stop = (float(rng.uniform(0.2, 0.8)) * lane.length,
-                            int(rng.integers(6, LOITER_AFTER - 3)))
-                for g in range(group):
-                    path = R.walk_path(scene, lane, d, speed, rng, max(n - t0, 1) + 1, tau_offset=offset,
-                                       stop=stop)
-                    if len(path["x"]) == 0:
-                        continue
-                    start = t0 + g * int(rng.integers(0, 3))
-                    _add_track(tracks, "cyclist" if bike else "person", start, path, lane, d, rng, R)
-    for x, y in scene.rest_spots:
-        if rng.random() < 0.5:
-            path = R.stand_path(rng, x, y, n)
-            _add_track(tracks, "person", 0, path, None, 1, rng, R)
+    w = world(seed, preset)
+    vp = w.video(video)
+    tracks, rng = SW.build_video(w, vp)
+    gain, noise = float(rng.uniform(0.92, 1.08)), float(rng.uniform(1.5, 2.5))
+    frames, mask = R.render(w.scenes[vp.scene], tracks, vp.n_frames, rng, gain=gain, noise=noise)
+    return frames, mask, SW.states(w, video, tracks)
 
 
-def _add_track(tracks: list, kind: str, t0: int, path: dict, lane, direction: int, rng, R, *,
-               abnormal=None, event: int = -1):
-    import numpy as np
-
-    heading = 1
-    side = True
-    if lane is not None:
-        ux = float(lane.unit[0]) * direction
-        heading = 1 if ux >= 0 else -1
-        side = abs(float(lane.unit[0])) > 0.55
-    tr = R.Track(
-        oid=len(tracks), kind=kind, t0=int(t0), x=path["x"], y=path["y"], phase=path["phase"],
-        angle=path["angle"], heading=heading, side_view=side, colors=R.random_colors(rng, kind),
-        abnormal=np.zeros(len(path["x"]), bool) if abnormal is None else abnormal, event=event,
-    )
-    tracks.append(tr)
-    return tr
+def frame_labels(seed: int = 0, preset: str = "tiny") -> dict[str, np.ndarray]:
+    """Official frame labels (uint8 0/1) of every test video, without rendering (= the written masks)."""
+    return {v.video: v.labels() for v in world(seed, preset).videos if v.subset == "test"}
 
 
-def _in_frame(scene, x, y) -> np.ndarray:
-    import numpy as np
+def split_labels(seed: int = 0, preset: str = "tiny") -> dict[str, dict[str, np.ndarray]]:
+    """Test labels of each split under its default convention (``semi``: official, ``weak``: rtfm),
+    without rendering; equal to ``Synthetic(...).frame_labels(split=...)`` of the generated folder."""
+    from vadbench.datasets import _synth_world as SW
 
-    return (x >= 0) & (x < scene.width) & (y >= 0) & (y < scene.height + 0.3 * np.asarray(
-        scene.person_height(y)))
-
-
-def _anomaly(scene, etype: str, n: int, ts: int, rng: np.random.Generator, tracks: list, event: int):
-    """Add one anomalous object whose anomaly starts at frame ``ts``; returns its track."""
-    import numpy as np
-
-    from vadbench.datasets import _synth_render as R
-
-    lanes = scene.lanes
-    cand = list(range(len(lanes)))
-    if etype == "wrong_way":
-        cand = [i for i, ln in enumerate(lanes) if ln.flow != 0]
-    occl_lanes = [o for o in scene.occluders if o.lane in cand]
-    use_occ = bool(occl_lanes) and rng.random() < 0.35
-    occ = occl_lanes[int(rng.integers(len(occl_lanes)))] if use_occ else None
-    if occ is not None:
-        li = occ.lane
-    elif len(cand) > 1 and rng.random() < 0.3:  # the farthest lane: a small object
-        mids = [float(np.mean([lanes[i].p0[1], lanes[i].p1[1]])) for i in cand]
-        li = cand[int(np.argmin(mids))]
-    else:
-        li = cand[int(rng.integers(len(cand)))]
-    lane = lanes[li]
-    d = -lane.flow if etype == "wrong_way" else (lane.flow or (1 if rng.random() < 0.5 else -1))
-    kind, speed, stop, fall = "person", float(rng.uniform(*R.WALK_SPEED)), None, None
-    if etype == "vehicle":
-        kind, speed = "vehicle", float(rng.uniform(*ANOMALY_SPEED["vehicle"]))
-    elif etype == "runner":
-        speed = float(rng.uniform(*ANOMALY_SPEED["runner"]))
-    elif etype == "bicycle":
-        kind, speed = "cyclist", float(rng.uniform(*ANOMALY_SPEED["bicycle"]))
-    elif etype in ("loitering", "falling"):
-        # where on the lane (in the direction of travel): near the occluder, else anywhere in view
-        full = R.walk_path(scene, lane, d, speed, np.random.default_rng(0), 8000)
-        inside = np.flatnonzero(_in_frame(scene, full["x"], full["y"]))
-        s_all = np.linalg.norm(np.stack([full["x"], full["y"]], 1) - lane.point(0, d)[None], axis=1)
-        if occ is not None:
-            s_occ = occ.s if d > 0 else lane.length - occ.s
-            s_at = s_occ + float(rng.uniform(-0.1, 0.1)) * float(scene.person_height(lane.point(s_occ, d)[1]))
-        else:
-            lo, hi = s_all[inside[0]], s_all[inside[-1]]
-            s_at = float(lo + rng.uniform(0.25, 0.75) * (hi - lo))
-        if etype == "loitering":
-            stop = (s_at, LOITER_AFTER + int(rng.uniform(0.3, 0.5) * n))
-        else:
-            fall = s_at
-    path = R.walk_path(scene, lane, d, speed, rng, 8000, stop=stop, fall=fall)
-    m = len(path["x"])
-    tau = np.arange(m)
-    if etype == "loitering":
-        sa = int(path["stop_at"])
-        abnormal = (tau >= sa + LOITER_AFTER) & (tau < sa + stop[1])
-        onset = sa + LOITER_AFTER
-    elif etype == "falling":
-        abnormal = tau >= int(path["fall_at"])
-        onset = int(path["fall_at"])
-    else:
-        abnormal = np.ones(m, bool)
-        vis = np.flatnonzero(_in_frame(scene, path["x"], path["y"]))
-        onset = int(vis[0]) if vis.size else 0
-    t0 = ts - onset
-    # keep only what can be seen in this video
-    lo, hi = max(0, -t0), min(m, n - t0)
-    if hi <= lo:
-        return None
-    cut = {k: v[lo:hi] for k, v in path.items() if np.ndim(v)}
-    tr = _add_track(tracks, kind, t0 + lo, cut, lane, d, rng, R, abnormal=abnormal[lo:hi], event=event)
-    tr.meta = {"type": etype, "lane": li, "occluder": occ is not None}
-    if kind == "vehicle":
-        tr.scale = VEHICLE_SCALE
-    return tr
+    return SW.split_labels(world(seed, preset))
 
 
-def build_video(scene, vp: VideoPlan):
-    """Tracks of one video (normal traffic plus, for test videos, the planned anomalies)."""
-    import numpy as np
+def event_segments(seed: int = 0, preset: str = "tiny") -> pd.DataFrame:
+    """Typed event segments of every test video (= ``annotations/anomaly_types.csv``): video, event, type,
+    category, start, end (0-based, end exclusive), object_id, scene, size_px, visible, small, occluded."""
+    from vadbench.datasets import _synth_world as SW
 
-    rng = np.random.default_rng(list(vp.key))
-    tracks: list = []
-    _traffic(scene, vp.n_frames, rng, tracks)
-    n = vp.n_frames
-    next_start = int(rng.uniform(0.25, 0.65) * n)
-    for e, etype in enumerate(vp.events):
-        if next_start > n - 16:
-            break
-        tr = _anomaly(scene, etype, n, next_start, rng, tracks, e)
-        if tr is None:
-            continue
-        ab = np.flatnonzero(tr.abnormal)
-        end = tr.t0 + (int(ab[-1]) if ab.size else 0)
-        next_start = end + int(rng.integers(4, 16))
-    return tracks, rng
+    return SW.event_table(world(seed, preset))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -505,31 +351,29 @@ def _generate(out: Path, seed: int, preset: str, *, progress: bool) -> None:
     from PIL import Image
 
     from vadbench.datasets import _synth_render as R
+    from vadbench.datasets import _synth_world as SW
 
     p = PRESETS[preset]
-    W, H = p["width"], p["height"]
-    scene_meta, videos = plan(seed, preset)
-    scenes = {sc["scene"]: R.make_scene(np.random.default_rng([seed, 0, sc["scene"]]), sc["scene"], W, H,
-                                        sc["template"], sc["bikes_allowed"]) for sc in scene_meta}
+    w = world(seed, preset)
     (out / "training" / "videos").mkdir(parents=True)
     for sub in ("frames", "test_frame_mask", "test_pixel_mask"):
         (out / "testing" / sub).mkdir(parents=True)
     (out / "annotations" / "boxes").mkdir(parents=True)
-    type_rows: list[tuple] = []
+    (out / "annotations" / "states").mkdir(parents=True)
     counts = {"train_videos": 0, "test_videos": 0, "train_frames": 0, "test_frames": 0, "abnormal_frames": 0}
 
     from rich.progress import Progress
 
     with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"synthetic {preset} seed {seed}", total=len(videos))
-        for vp in videos:
-            scene = scenes[vp.scene]
-            tracks, rng = build_video(scene, vp)
-            gain, noise = float(rng.uniform(0.92, 1.08)), float(rng.uniform(1.5, 2.5))
-            frames, pix, boxes, stats = R.render(scene, tracks, vp.n_frames, rng, gain=gain, noise=noise)
-            if vp.subset == "test" and not pix.any():
-                raise AssertionError(f"synthetic test video {vp.video} has no anomaly")  # plan guarantees one
-            _write_csv(out / "annotations" / "boxes" / f"{vp.video}.csv", BOX_COLUMNS, boxes)
+        task = bar.add_task(f"synthetic {preset} seed {seed}", total=len(w.videos))
+        for vp in w.videos:
+            frames, pix, table = render_video(seed, preset, vp.video)
+            fmask = pix.any(axis=(1, 2)).astype(np.uint8)
+            if vp.subset == "test" and not np.array_equal(fmask, vp.labels()):
+                raise AssertionError(f"synthetic {vp.video}: rendered mask and planned labels differ")
+            boxes = table.rename(columns={"kind": "class"})[list(BOX_COLUMNS)]
+            boxes.to_csv(out / "annotations" / "boxes" / f"{vp.video}.csv", index=False, lineterminator="\n")
+            table.to_csv(out / "annotations" / "states" / f"{vp.video}.csv", index=False, lineterminator="\n")
             if vp.subset == "train":
                 _encode_avi(frames, str(out / "training" / "videos" / f"{vp.video}.avi"))
                 counts["train_videos"] += 1
@@ -544,30 +388,20 @@ def _generate(out: Path, seed: int, preset: str, *, progress: bool) -> None:
                 for i, f in enumerate(decoded):
                     Image.fromarray(f).save(folder / f"{i:03d}.jpg", quality=JPEG_QUALITY,
                                           subsampling=JPEG_SUBSAMPLING)
-                fmask = pix.any(axis=(1, 2)).astype(np.uint8)
                 np.save(out / "testing" / "test_frame_mask" / f"{vp.video}.npy", fmask)
                 np.save(out / "testing" / "test_pixel_mask" / f"{vp.video}.npy", pix)
                 counts["test_videos"] += 1
                 counts["test_frames"] += vp.n_frames
                 counts["abnormal_frames"] += int(fmask.sum())
-                by_event = {tr.event: tr for tr in tracks if tr.event >= 0}
-                for ev in sorted(stats):
-                    rows = stats[ev]
-                    frames_ev = [r[0] for r in rows]
-                    size = float(np.mean([r[2] for r in rows]))
-                    vis = float(np.mean([r[1] for r in rows]))
-                    etype = by_event[ev].meta["type"]
-                    type_rows.append((vp.video, ev, etype, ANOMALY_TYPES[etype][0], min(frames_ev),
-                                      max(frames_ev) + 1, by_event[ev].oid, f"{vp.scene:02d}", round(size, 1),
-                                      round(vis, 3), int(size < SMALL_FRAC * H), int(vis < OCCLUDED_VISIBLE)))
             bar.advance(task)
-    _write_csv(out / "annotations" / "anomaly_types.csv", TYPE_COLUMNS, type_rows)
+    events = SW.event_table(w)
+    events.to_csv(out / "annotations" / "anomaly_types.csv", index=False, lineterminator="\n")
     flows = {1: "oneway", -1: "oneway", 0: "twoway"}
-    _write_csv(out / "annotations" / "scenes.csv", ("scene", "template", "bikes_allowed", "lanes"),
-               [(f"{sc['scene']:02d}", sc["template"], int(sc["bikes_allowed"]),
-                 " ".join(flows[ln.flow] for ln in scenes[sc["scene"]].lanes)) for sc in scene_meta])
+    _write_csv(out / "annotations" / "scenes.csv", ("scene", "template", "layout", "bikes_allowed", "lanes"),
+               [(f"{sc['scene']:02d}", sc["template"], w.scenes[sc["scene"]].name, int(sc["bikes_allowed"]),
+                 " ".join(flows[ln.flow] for ln in w.scenes[sc["scene"]].lanes)) for sc in w.scene_meta])
     for name, which in (("SH_Train.txt", "train"), ("SH_Test.txt", "test")):
-        ids = sorted(v.video for v in videos if v.weak == which)
+        ids = sorted(v.video for v in w.videos if v.weak == which)
         (out / name).write_text("\n".join(ids))  # no trailing newline, as Zhong's lists
     label_files = sorted([*(out / "testing" / "test_frame_mask").glob("*.npy"),
                           *(out / "testing" / "test_pixel_mask").glob("*.npy"),
@@ -575,8 +409,9 @@ def _generate(out: Path, seed: int, preset: str, *, progress: bool) -> None:
     manifest = {
         "generator": GENERATOR, "version": GENERATOR_VERSION, "seed": seed, "preset": preset,
         "params": {k: list(v) if isinstance(v, tuple) else v for k, v in p.items()}, "fps": R.FPS,
-        "codec": CODEC, "jpeg_quality": JPEG_QUALITY, "counts": counts, "events": len(type_rows),
+        "codec": CODEC, "jpeg_quality": JPEG_QUALITY, "counts": counts, "events": len(events),
         "anomaly_types": {k: v[0] for k, v in ANOMALY_TYPES.items()},
+        "probes": {k: {n: round(a, 4) for n, a in r.items()} for k, r in w.probes.items()},
         "label_sha256": {str(f.relative_to(out)): hashlib.sha256(f.read_bytes()).hexdigest()
                          for f in label_files},
     }
