@@ -21,6 +21,14 @@ def _load() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process (CPU / threads estimates the wall time on an idle machine)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def _runs(cfg, n_runs: int, length: int):
     from vadbench.methods.adsm.clips import ObjectRun
 
@@ -82,7 +90,9 @@ def test_bench_adsm_paper_scale_model_call(benchmark):
         with torch.no_grad():
             return model(x, torch.tensor([0.5]), torch.tensor([0]))
 
+    c0 = _cpu_s()
     out = benchmark.pedantic(call, rounds=1, iterations=1, warmup_rounds=0)
+    cpu = _cpu_s() - c0
     assert out.shape == x.shape and torch.isfinite(out).all()
     t = benchmark.stats.stats.min if benchmark.stats else None
     if t is None:
@@ -93,5 +103,6 @@ def test_bench_adsm_paper_scale_model_call(benchmark):
         f"\nADSM paper scale ({n_params / 1e6:.1f} M parameters, {n_tokens} tokens): "
         f"{t:.2f} s per model call on CPU ({torch.get_num_threads()} threads) -> "
         f"{1 / (t * cfg.levels):.3f} clips/s at L = {cfg.levels}; GPU not measured (paper: ~50 clips/s on "
-        f"an RTX 4090); {_load()}"
+        f"an RTX 4090); CPU time {cpu:.1f} s -> idle-machine estimate "
+        f"{cpu / torch.get_num_threads():.1f} s per call; {_load()}"
     )
