@@ -1,6 +1,10 @@
 """ADSM learns: on the tiny object world (tests/helpers/adsm_world.py) a model trained on normal videos has a
 lower DSM loss and a lower ADSM score on normal objects (walkers, cyclists where allowed) than on an
-anomalous one (a cart), and its frame scores are higher where the cart is."""
+anomalous one (a cart), and its frame scores are higher where the cart is.
+
+Measured over seeds 0, 1, 2 (this configuration): AUC normal < cart of the DSM loss 0.95, 0.96, 0.91 and of
+the ADSM clip score 0.89, 0.93, 0.91; the floors below are 0.8. Untrained (loss 384 for every clip) both
+are at chance."""
 
 from __future__ import annotations
 
