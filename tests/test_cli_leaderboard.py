@@ -62,9 +62,10 @@ def test_default_results_and_published_side_by_side(app, workdir):
     out = _invoke(app, "--dataset", "xd-violence")
     assert out.exit_code == 0, out.output
     text = out.stdout
-    assert "| vadclip | vadbench | test | P1 |  | 81.23 | 80.00 |" in text
-    assert "| vadclip | vadbench | test | P2 | ⚠ selection=test | 84.56 | – |" in text
-    assert "| vadclip | paper [1, 2] | test | – |  | 84.51 |" in text  # published numbers from the checkout
+    assert "| vadclip | vadbench | – | test | P1 |  | 81.23 | 80.00 |" in text
+    assert "| vadclip | vadbench | – | test | P2 | ⚠ selection=test | 84.56 | – |" in text
+    # published numbers from the checkout
+    assert "| vadclip | paper [1, 2] | – | test | – |  | 84.51 |" in text
     assert f"- P1: `{PROTO}`" in text and f"- P2: `{LEAKY}`" in text
     assert "### ucf-crime" not in text
 
@@ -84,7 +85,8 @@ def test_extra_results_files_are_added(app, workdir, tmp_path_factory):
     )
     out = _invoke(app, "--results", extra, "--no-published")
     assert out.exit_code == 0, out.output
-    assert "### synthetic" in out.stdout and "| newmethod | vadbench | weak | P1 |  | 50.00 |" in out.stdout
+    assert "### synthetic" in out.stdout
+    assert "| newmethod | vadbench | – | weak | P1 |  | 50.00 |" in out.stdout
     assert "### xd-violence" in out.stdout and "paper" not in out.stdout.split("_Values")[1].split("\n", 1)[1]
 
 
@@ -93,7 +95,7 @@ def test_unstated_variants_are_marked(app, workdir):
     assert out.exit_code == 0, out.output
     rows = [line for line in out.stdout.splitlines() if line.startswith("| vlavad ")]
     assert rows == [
-        "| vlavad | paper [1] | test | – |  | 99.00 | protocol not comparable / variant not stated "
+        "| vlavad | paper [1] | – | test | – |  | 99.00 | protocol not comparable / variant not stated "
         "(auc_frame) |"
     ]
 

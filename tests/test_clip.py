@@ -55,13 +55,13 @@ def test_local_checkpoint_roundtrip(tmp_path, tiny):
     model = load_clip("tiny", seed=5)[0]
     pt = tmp_path / "ckpt.pt"
     torch.save(model.state_dict(), pt)
-    loaded = load_clip("tiny", pretrained=pt, seed=0)[0]
+    loaded = load_clip("tiny", pretrained=pt, seed=0, quick_gelu=False)[0]
     assert weights_hash(loaded) == weights_hash(model) != weights_hash(tiny[0])
     from safetensors.torch import save_file
 
     st = tmp_path / "ckpt.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(st))
-    assert weights_hash(load_clip("tiny", pretrained=st)[0]) == weights_hash(model)
+    assert weights_hash(load_clip("tiny", pretrained=st, quick_gelu=False)[0]) == weights_hash(model)
 
 
 def test_checkpoint_errors(tmp_path):
@@ -70,7 +70,7 @@ def test_checkpoint_errors(tmp_path):
     bad = tmp_path / "bad.pt"
     torch.save({"foo": torch.zeros(2)}, bad)
     with pytest.raises(DataError, match=r"bad\.pt: does not fit"):
-        load_clip("tiny", pretrained=bad)
+        load_clip("tiny", pretrained=bad, quick_gelu=False)
 
 
 def test_unknown_names_and_tags():
@@ -87,3 +87,27 @@ def test_unknown_names_and_tags():
 def test_half_precision_cast():
     model = load_clip("tiny", precision="bf16")[0]
     assert next(model.parameters()).dtype == torch.bfloat16
+
+
+def test_quick_gelu_checkpoint_from_a_file_gives_the_same_features(tmp_path):
+    """A QuickGELU model saved to a file is rebuilt with QuickGELU (from the file's record or an explicit
+    option) and gives the same features; a bare state dict without either is refused, not guessed."""
+    from vadbench.backbones.clip import save_clip_checkpoint, uses_quick_gelu
+
+    model = load_clip("tiny", seed=3, quick_gelu=True)[0]
+    assert uses_quick_gelu(model) and not uses_quick_gelu(load_clip("tiny", seed=3)[0])
+    images = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want = model.encode_image(images)
+        path = save_clip_checkpoint(model, tmp_path / "openai-like.safetensors")
+        loaded = load_clip("tiny", pretrained=path)[0]
+        assert uses_quick_gelu(loaded)
+        torch.testing.assert_close(loaded.encode_image(images), want, rtol=0, atol=0)
+        bare = tmp_path / "bare.pt"
+        torch.save(model.state_dict(), bare)
+        with pytest.raises(ConfigError, match="does not record whether its towers use QuickGELU"):
+            load_clip("tiny", pretrained=bare)
+        explicit = load_clip("tiny", pretrained=bare, quick_gelu=True)[0]
+        torch.testing.assert_close(explicit.encode_image(images), want, rtol=0, atol=0)
+        wrong = load_clip("tiny", pretrained=bare, quick_gelu=False)[0]  # the silent bug this guards
+        assert not torch.allclose(wrong.encode_image(images), want)

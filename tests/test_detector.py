@@ -168,5 +168,13 @@ def test_hf_detector_class_filter_threshold_and_nms(tiny_yolos):
 def test_hf_detector_errors(tiny_yolos, tmp_path):
     with pytest.raises(ConfigError, match="not labels of the model"):
         HFDetector.from_pretrained(tiny_yolos, classes=("zebra",))
-    with pytest.raises(ConfigError, match="could not load the detector"):
+    with pytest.raises(ConfigError, match="are not available locally.*--tracks preset=bgsub"):
         HFDetector.from_pretrained(tmp_path / "nothing-here")
+
+
+def test_hub_id_not_in_the_cache_fails_at_once(monkeypatch, tmp_path):
+    """A hub id that is not available locally fails at once (local files only: no download retries offline)
+    and says how to provide the weights."""
+    monkeypatch.delenv("VADBENCH_ALLOW_DOWNLOAD", raising=False)
+    with pytest.raises(ConfigError, match="huggingface-cli download vadbench-test/no-such-detector"):
+        HFDetector.from_pretrained("vadbench-test/no-such-detector")

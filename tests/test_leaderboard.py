@@ -51,6 +51,7 @@ def test_result_columns_are_the_agreed_contract():
         "seed",
         "config_hash",
         "preset",
+        "fidelity",
         "selection",
         "epochs",
         "n_train",
@@ -235,7 +236,7 @@ def test_append_to_a_malformed_file_fails_and_leaves_it_unchanged(tmp_path):
     with path.open("a") as handle:
         handle.write("partial,line\n")
     before = path.read_bytes()
-    with pytest.raises(DataError, match=r"r.csv: line 3: 2 fields, but the header has 39"):
+    with pytest.raises(DataError, match=r"r.csv: line 3: 2 fields, but the header has 40"):
         lb.append_row(path, _row())
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "r.csv.lock"]  # no temp file left
@@ -506,8 +507,8 @@ def test_markdown_shows_percent_protocol_ids_leak_flag_and_marks(mixed):
     results, published, proto_a, _ = mixed
     text = lb.render_markdown(lb.build_tables(results, published, dataset="xd-violence"))
     assert "### xd-violence" in text
-    assert "| vadclip | vadbench | test | P1 |  | 83.12 |" in text
-    assert "| other | vadbench | test | P2 | ⚠ selection=test | 60.00 |" in text
+    assert "| vadclip | vadbench | – | test | P1 |  | 83.12 |" in text
+    assert "| other | vadbench | – | test | P2 | ⚠ selection=test | 60.00 |" in text
     assert f"- P1: `{proto_a}`" in text
     assert "⚠ 2 different protocols below" in text
     assert (
@@ -516,7 +517,7 @@ def test_markdown_shows_percent_protocol_ids_leak_flag_and_marks(mixed):
     )
     assert "VadCLIP paper (AAAI 2024), Table 1" in text
     header = next(line for line in text.splitlines() if line.startswith("| method"))
-    assert header.split(" | ")[5:7] == ["ap", "pr_auc"] or "ap" in header
+    assert header.split(" | ")[6:8] == ["ap", "pr_auc"] or "ap" in header
 
 
 def test_csv_and_html_renderings(mixed):
@@ -566,3 +567,14 @@ def test_readme_update_replaces_only_the_section(tmp_path):
 def test_module_doctests_pass(part):
     result = doctest.testmod(part, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_fidelity_column_is_checked_and_shown(tmp_path):
+    row = _row(fidelity="reconstruction", metrics={"auc_micro": 0.7})
+    assert row["fidelity"] == "reconstruction"
+    with pytest.raises(ConfigError, match="column 'fidelity'"):
+        _row(fidelity="guess")
+    path = tmp_path / "r.csv"
+    lb.append_row(path, row)
+    tables = lb.build_tables(lb.read_results(path), None, dataset="synthetic")
+    assert "| reconstruction |" in lb.render_markdown(tables)

@@ -374,7 +374,13 @@ def protocols():
         ),
     )
     snippet = st.sampled_from(
-        [("snippet16", "repeat16"), ("snippet16", "none"), ("frame", "none"), ("clip", "none")]
+        [
+            ("snippet16", "repeat16"),
+            ("snippet16", "none"),
+            ("frame", "none"),
+            ("clip", "window_mean(16,8)"),
+            ("clip", "window_max(8,8)"),
+        ]
     )
 
     def make(unit_expand: tuple[str, str], **kw: object) -> Protocol:
@@ -415,3 +421,33 @@ def test_string_round_trip(p):
     text = str(p)
     q = Protocol.from_string(text)
     assert q == p and str(q) == text and hash(q) == hash(p)
+
+
+def test_clip_unit_expands_windows_to_frames():
+    """unit=clip: window scores become frame scores, overlapping windows averaged (or maxed), declared in
+    the protocol string; a wrong window count names the scheme."""
+    p = Protocol.from_string("ped2/official;unit=clip;expand=window_mean(4,2)")
+    assert "expand=window_mean(4,2)" in str(p) and Protocol.from_string(str(p)) == p
+    # 10 frames, W=4, S=2 -> windows [0,4) [2,6) [4,8) [6,10)
+    a = apply(p, {"v": np.array([0.0, 1.0, 0.0, 1.0])}, {"v": np.zeros(10)})
+    assert a.scores.tolist() == [0, 0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 1, 1]
+    m = apply(p.replace(expand="window_max(4,2)"), {"v": np.array([0.0, 1.0, 0.0, 1.0])}, {"v": np.zeros(10)})
+    assert m.scores.tolist() == [0, 0, 1, 1, 1, 1, 1, 1, 1, 1]
+    with pytest.raises(ScoreError, match="3 clip scores but 4 windows of 4 frames every 2"):
+        apply(p, {"v": np.zeros(3)}, {"v": np.zeros(10)})
+    with pytest.raises(ConfigError, match="unit=clip goes with expand=window_mean"):
+        p.replace(expand="none")
+
+
+def test_default_protocol_per_unit():
+    from vadbench.protocol import default_protocol
+
+    snippet = default_protocol("ucf-crime", "weak", "snippet16")
+    frame = default_protocol("ucf-crime", "weak", "frame")
+    assert (snippet.gt, snippet.unit, frame.gt, frame.unit, frame.crops) == (
+        "deepmil", "snippet16", "frames_excl", "frame", "none")
+    assert default_protocol("shanghaitech", "weak", "clip", (16, 8)).gt == "official"
+    semi = default_protocol("ped2", "semi", "snippet16")
+    assert (semi.expand, semi.align) == ("repeat16", "truncate")
+    with pytest.raises(ConfigError, match="no default protocol for dataset 'nope'"):
+        default_protocol("nope", "weak")

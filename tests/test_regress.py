@@ -145,7 +145,8 @@ def test_baseline_header_errors(tmp_path):
 
 def test_committed_baselines_file_parses():
     base = lb.read_baselines(PROJECT_ROOT / "leaderboards" / "baselines.csv")
-    assert list(base.columns[:7]) == list(lb.BASELINE_COLUMNS)
+    assert list(base.columns[:9]) == list(lb.BASELINE_COLUMNS)
+    assert set(zip(base["method"], base["preset"], strict=True)) >= {("vadclip", "tiny")}  # what --rerun runs
 
 
 # ---------------------------------------------------------------------------------------- CLI exit codes

@@ -81,3 +81,37 @@ def test_preset_errors():
 
     with pytest.raises(DataError, match="no metafile for method 'nope'"):
         load_preset("nope", "synthetic")
+
+
+def test_metafiles_ship_inside_the_package_and_plugins_bring_their_own(tmp_path, monkeypatch):
+    """The metafile is package data beside the method's code (found from an installed wheel); a plugin's
+    Method class finds the metafile beside its own module."""
+    import sys
+    import textwrap
+
+    import vadbench
+    from vadbench.methods.presets import metafile_path
+
+    assert Path(vadbench.__file__).parent in metafile_path("vadclip").parents
+    assert "methods/*/metafile.yaml" in (ROOT / "pyproject.toml").read_text()
+    pkg = tmp_path / "myplugin"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(textwrap.dedent('''
+        from vadbench.methods.base import Method
+
+        class Mine(Method):
+            name, supervision, input_kind, unit, fidelity = "mine", "semi", "frames", "frame", "paper"
+            def fit(self, samples):
+                return self
+            def score(self, sample):
+                return [0.0] * sample.n_frames
+    '''))
+    (pkg / "metafile.yaml").write_text(
+        "Datasets:\n  ped2:\n    default_preset: a\n    presets:\n      a: {seed: 3}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from myplugin import Mine
+
+    assert metafile_path(Mine) == pkg / "metafile.yaml"
+    assert load_preset(Mine, "ped2")["seed"] == 3
+    sys.modules.pop("myplugin", None)

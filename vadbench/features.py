@@ -62,6 +62,8 @@ class FeatureSpec:
     - ``interpolation``: resize to 340x256 (scaled) before cropping (``bilinear`` = OpenCV's INTER_LINEAR).
     - ``precision``: model precision (``fp32``; ``fp16`` is what VadCLIP's ``clip.load`` uses on CUDA).
     - ``seed``: initialisation seed, only used (and hashed) when the weights are random.
+    - ``quick_gelu``: the towers' activation for a local checkpoint (None: the tag's / the file's record;
+      see :func:`vadbench.backbones.clip.load_clip`); hashed only when set.
     """
 
     backbone: str = "tiny"
@@ -75,6 +77,7 @@ class FeatureSpec:
     interpolation: str = "bilinear"
     precision: str = "fp32"
     seed: int = 0
+    quick_gelu: bool | None = None
 
     def __post_init__(self) -> None:
         from vadbench.video.crops import CROP_COUNTS
@@ -139,6 +142,8 @@ class FeatureSpec:
         out = dataclasses.asdict(self)
         out.pop("pretrained")
         out.pop("seed")
+        if out["quick_gelu"] is None:  # unset: keeps the hashes of specs written before the option
+            out.pop("quick_gelu")
         out["weights"] = self.weights_id
         out["format"] = FEATURE_FORMAT_VERSION
         return out
@@ -265,14 +270,10 @@ class FeatureStore:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write ``data`` to ``path`` atomically (:func:`vadbench.atomic.atomic_write_bytes`)."""
+    from vadbench.atomic import atomic_write_bytes as write
+
+    write(path, data)
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -492,7 +493,8 @@ class _Embedder:
         self.spec = spec
         self.device = device
         self.model, _, _ = load_clip(
-            spec.backbone, spec.pretrained, device=device, seed=spec.seed, precision=spec.precision
+            spec.backbone, spec.pretrained, device=device, seed=spec.seed, precision=spec.precision,
+            quick_gelu=spec.quick_gelu,
         )
         self.weights_sha = weights_hash(self.model)
         cfg = image_config(self.model)
@@ -710,12 +712,10 @@ def merge_manifests(folder: Path) -> dict[str, Any]:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; other values unchanged."""
-    if device != "auto":
-        return device
-    import torch
+    """``auto`` -> ``cuda`` when available, else ``cpu`` (:func:`vadbench.devices.resolve_device`)."""
+    from vadbench.devices import resolve_device as resolve
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return resolve(device)
 
 
 def _version() -> str:

@@ -152,8 +152,36 @@ def _load(path: Path, entry: ListEntry, list_path: Path, expected: str) -> np.nd
     return arr.astype(np.float32, copy=False)
 
 
+def folder_entries(folder: Path, fmt: str, videos: Sequence[str]) -> list[ListEntry]:
+    """List entries for ``videos`` found by file name under ``folder`` (no list file): ``<video>_i3d.npy``
+    (rtfm-i3d), ``<video>__vggish.npy`` (xd-vggish), ``<video>__<k>.npy`` per crop (the others; crops in
+    order). A video without a file is a :class:`DataError` naming the file expected."""
+    spec = FORMATS[fmt]
+    index = _index_folder(folder)
+    out: list[ListEntry] = []
+    for video in videos:
+        if spec.layout == "per_video":
+            name = f"{video}_i3d.npy" if fmt == "rtfm-i3d" else f"{video}__vggish.npy"
+            if name not in index:
+                raise DataError(
+                    f"feature file {name} of video {video!r} ({spec.description}) not found under {folder}"
+                )
+            out.append(ListEntry(len(out) + 1, name, name, video, None))
+            continue
+        names = [f"{video}__{k}.npy" for k in range(spec.crops) if f"{video}__{k}.npy" in index]
+        if not names:
+            raise DataError(
+                f"feature files {video}__<k>.npy (k in 0..{spec.crops - 1}) of video {video!r} "
+                f"({spec.description}) not found under {folder}"
+            )
+        out += [
+            ListEntry(len(out) + i + 1, n, n, video, int(n[len(video) + 2 : -4])) for i, n in enumerate(names)
+        ]
+    return out
+
+
 def read_community(
-    list_path: str | os.PathLike[str],
+    list_path: str | os.PathLike[str] | None,
     folder: str | os.PathLike[str],
     fmt: str,
     *,
@@ -162,18 +190,23 @@ def read_community(
     """Read the features of list ``list_path`` whose files lie (anywhere) under ``folder``.
 
     ``videos`` restricts the reading to these ids (others are parsed, not loaded). Consecutive lines of
-    one video form its crops, in list order.
+    one video form its crops, in list order. Without a list (``list_path=None``) the files of ``videos``
+    are found by their names (:func:`folder_entries`).
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown community feature format {fmt!r}; known: {', '.join(FORMATS)}")
     spec = FORMATS[fmt]
-    list_path = Path(list_path)
     folder = Path(folder)
     if not folder.is_dir():
-        raise DataError(
-            f"feature folder {folder} not found (the files of {list_path.name} are looked up in it)"
-        )
-    entries = read_feature_list(list_path)
+        raise DataError(f"feature folder {folder} not found (the {fmt} feature files are looked up in it)")
+    if list_path is None:
+        if videos is None:
+            raise ConfigError("read_community without a list file needs the video ids")
+        list_path = folder
+        entries = folder_entries(folder, fmt, videos)
+    else:
+        list_path = Path(list_path)
+        entries = read_feature_list(list_path)
     grouped: dict[str, list[ListEntry]] = {}
     order: list[str] = []
     for e in entries:

@@ -4,7 +4,7 @@
   community files (``--feature source=rtfm-i3d --feature root=DIR [--feature list=FILE]``);
 - ``frames``: decoded video through :func:`vadbench.video.open_video` (nothing prepared; read lazily);
 - ``clips``: windows of ``window`` (W) frames every ``stride`` (S) frames with ``frames`` (F) frames sampled
-  per window (:func:`clip_windows`), the same scheme for training and test;
+  per window (:func:`vadbench.video.sampling.clip_windows`), the same scheme for training and test;
 - ``tracks``: object tracks from a detector + tracker (:func:`vadbench.tracks.load_tracks`), configured by the
   preset's ``tracks:`` section and ``--tracks key=value``.
 
@@ -13,7 +13,7 @@ classes; test samples raise on label access (:func:`vadbench.methods.base.unlabe
 only the dataset's ``subset``; nothing derived from test labels or a generator's anomaly flags.
 
 Example:
-    >>> clip_windows(40, window=16, stride=8, frames=4)[0].tolist()
+    >>> ClipsSpec(window=16, stride=8, frames=4).windows(40)[0].tolist()
     [[0, 16], [8, 24], [16, 32], [24, 40]]
 """
 
@@ -56,6 +56,13 @@ class ClipsSpec:
                 f"clips: frames={self.frames} sampled per window cannot exceed window={self.window}"
             )
 
+    def windows(self, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(windows (K, 2), frame_index (K, F))`` of a video
+        (:func:`vadbench.video.sampling.clip_windows`)."""
+        from vadbench.video.sampling import clip_windows
+
+        return clip_windows(n_frames, self.window, self.stride, self.frames)
+
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> ClipsSpec:
         d = dict(d or {})
@@ -64,32 +71,6 @@ class ClipsSpec:
         if unknown:
             raise ConfigError(f"unknown clips option(s) {unknown}; known: window, stride, frames")
         return cls(**{k: int(v) for k, v in d.items()})
-
-
-def clip_windows(n_frames: int, window: int, stride: int, frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(windows (K, 2) [start, stop), frame_index (K, F))`` of a video of ``n_frames`` frames: starts
-    0, S, 2S, ... while a full window fits, plus a last window ending at the last frame when the video is not
-    covered; a video shorter than W gives one window ``[0, n)``. The one home of the clip scheme (inputs and
-    the protocol's ``window_mean`` / ``window_max`` expansion both use it).
-
-    >>> w, f = clip_windows(10, window=4, stride=4, frames=2)
-    >>> w.tolist(), f.tolist()
-    ([[0, 4], [4, 8], [6, 10]], [[0, 3], [4, 7], [6, 9]])
-    """
-    if n_frames < 1:
-        raise DataError(f"clip_windows: a video needs at least one frame, got n_frames={n_frames}")
-    w = min(int(window), int(n_frames))
-    starts = list(range(0, n_frames - w + 1, int(stride)))
-    if starts[-1] + w < n_frames:
-        starts.append(n_frames - w)
-    windows = np.array([[s, s + w] for s in starts], dtype=np.int64)
-    f = min(int(frames), w)
-    if f == 1:
-        offsets = np.array([w // 2], dtype=np.int64)
-    else:  # evenly spread, first and last frame of the window included
-        offsets = np.round(np.linspace(0, w - 1, f)).astype(np.int64)
-    frame_index = windows[:, :1] + offsets[None, :]
-    return windows, frame_index
 
 
 # -- samples ----------------------------------------------------------------------------------------------
@@ -155,7 +136,7 @@ def make_samples(
         elif kind == "clips":
             _need_media(video, common)
             spec = inputs if isinstance(inputs, ClipsSpec) else ClipsSpec.from_dict(inputs)  # type: ignore[arg-type]
-            windows, index = clip_windows(common["n_frames"], spec.window, spec.stride, spec.frames)
+            windows, index = spec.windows(common["n_frames"])
             samples = [
                 ClipsSample(video, windows, index, window_frames=spec.window, stride=spec.stride, **common)
             ]
@@ -192,3 +173,215 @@ class Prepared:
 
 
 Provider = Callable[..., Prepared]
+
+
+def _feature_arrays(feats: Mapping[str, Any], videos: Sequence[str], what: str) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for video in videos:
+        if video not in feats:
+            raise DataError(f"features of video {video!r} missing from {what}")
+        arr = np.asarray(feats[video], dtype=np.float32)
+        if arr.ndim == 2:
+            arr = arr[:, None, :]
+        if arr.ndim != 3:
+            raise DataError(
+                f"features of video {video!r} ({what}): expected (T, K, D), found shape {arr.shape}"
+            )
+        out[video] = arr
+    return out
+
+
+#: Keys of the ``features`` input options that select community files instead of extraction.
+COMMUNITY_KEYS = ("source", "root", "list")
+
+
+def is_community(options: Mapping[str, Any] | None) -> bool:
+    """Whether feature options name community files (``source=...``) rather than an extraction spec."""
+    return bool(options) and options.get("source") not in (None, "", "extract")  # type: ignore[union-attr]
+
+
+def community_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Checked community-feature options ``{source, root, list}`` (``list`` optional).
+
+    >>> community_options({"source": "rtfm-i3d", "root": "/x"})["list"] is None
+    True
+    """
+    from vadbench.features_community import FORMATS
+
+    unknown = sorted(set(options) - set(COMMUNITY_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"community features take source, root and list; unknown option(s) {unknown} "
+            f"(extraction options such as backbone or crops do not apply to source={options.get('source')})"
+        )
+    source = str(options["source"])
+    if source not in FORMATS:
+        raise ConfigError(f"unknown feature source {source!r}; known: extract, {', '.join(FORMATS)}")
+    if not options.get("root"):
+        raise ConfigError(
+            f"--feature source={source} needs --feature root=DIR (the folder of the feature files)"
+        )
+    lst = options.get("list")
+    return {
+        "source": source,
+        "root": str(Path(str(options["root"])).expanduser()),
+        "list": str(Path(str(lst)).expanduser()) if lst else None,
+    }
+
+
+def community_n_crops(options: Mapping[str, Any]) -> int:
+    """The crops per snippet of a community source (what the protocol's crop rule is checked against)."""
+    from vadbench.features_community import FORMATS
+
+    return FORMATS[str(options["source"])].crops
+
+
+def prepare_features(
+    ds: Any,
+    train: Sequence[str],
+    test: Sequence[str],
+    options: Mapping[str, Any],
+    *,
+    device: str = "cpu",
+    progress: bool = True,
+) -> Prepared:
+    """Features ``(T, K, D)`` per video: extracted and cached (:func:`vadbench.features.load_features`) or
+    read from community files (``source`` / ``root`` / ``list``,
+    :func:`vadbench.features_community.read_community`)."""
+    if is_community(options):
+        from vadbench.features_community import read_community
+
+        opts = community_options(options)
+        videos = list(dict.fromkeys([*train, *test]))
+        got = read_community(opts["list"], opts["root"], opts["source"], videos=videos)
+        what = f"the {opts['source']} files under {opts['root']}"
+        arrays = _feature_arrays(got.features, videos, what)
+        import hashlib
+        import json
+
+        digest = hashlib.sha256(
+            json.dumps(
+                {v: list(arrays[v].shape) + [float(arrays[v][:, :, :8].sum())] for v in videos},
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()[:16]
+        return Prepared(
+            {v: arrays[v] for v in train},
+            {v: arrays[v] for v in test},
+            {"backbone": opts["source"], "feature_hash": digest},
+            None,
+        )
+    from vadbench.features import FeatureSpec, load_features
+
+    spec = FeatureSpec.from_dict(dict(options))
+    what = f"the feature store ({spec!r})"
+    tr = (
+        _feature_arrays(load_features(ds, list(train), spec, device=device, progress=progress), train, what)
+        if train
+        else {}
+    )
+    te = _feature_arrays(load_features(ds, list(test), spec, device=device, progress=progress), test, what)
+    return Prepared(tr, te, {"backbone": str(spec.backbone), "feature_hash": str(spec.hash)}, spec)
+
+
+def prepare_frames(
+    ds: Any,
+    train: Sequence[str],
+    test: Sequence[str],
+    options: Mapping[str, Any],
+    *,
+    device: str = "cpu",
+    progress: bool = True,
+) -> Prepared:
+    """Nothing to prepare: frames are decoded lazily from each sample's ``path``."""
+    if options:
+        raise ConfigError(f"frames inputs take no options; got {sorted(options)}")
+    return Prepared(None, None, {})
+
+
+def prepare_clips(
+    ds: Any,
+    train: Sequence[str],
+    test: Sequence[str],
+    options: Mapping[str, Any],
+    *,
+    device: str = "cpu",
+    progress: bool = True,
+) -> Prepared:
+    """The window scheme; windows are cut per sample (decoded lazily), the same for training and test."""
+    spec = ClipsSpec.from_dict(options)
+    return Prepared(spec, spec, {"backbone": f"clips(W={spec.window},S={spec.stride},F={spec.frames})"})
+
+
+def tracks_settings(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``{"preset": name, "overrides": {...}}`` from the ``tracks`` input options: ``preset`` (default
+    ``bgsub``, the weight-free detector) and any setting as ``detector.threshold=30`` / ``min_box_area=50``.
+
+    >>> tracks_settings({"preset": "bgsub", "detector.threshold": 30})
+    {'preset': 'bgsub', 'overrides': {'detector': {'threshold': 30}}}
+    """
+    from vadbench.tracks import TRACK_PRESETS, resolve_preset
+
+    opts = dict(options or {})
+    preset = str(opts.pop("preset", "bgsub"))
+    if preset not in TRACK_PRESETS:
+        raise ConfigError(f"unknown tracks preset {preset!r}; known: {', '.join(TRACK_PRESETS)}")
+    overrides: dict[str, Any] = dict(opts.pop("overrides", {}) or {})
+    for key, value in opts.items():
+        head, _, rest = str(key).partition(".")
+        if rest:
+            overrides.setdefault(head, {})[rest] = value
+        else:
+            overrides[head] = value
+    resolve_preset(preset, overrides)  # checks every key now (config time)
+    return {"preset": preset, "overrides": overrides}
+
+
+def prepare_tracks(
+    ds: Any,
+    train: Sequence[str],
+    test: Sequence[str],
+    options: Mapping[str, Any],
+    *,
+    device: str = "cpu",
+    progress: bool = True,
+) -> Prepared:
+    """Object tracks per video (detector + tracker, cached) per the ``tracks`` settings."""
+    from vadbench.tracks import load_tracks, resolve_preset, spec_hash
+
+    settings = tracks_settings(options)
+    kwargs = {
+        "preset": settings["preset"],
+        "overrides": settings["overrides"],
+        "device": device,
+        "progress": progress,
+    }
+    tr = load_tracks(ds, list(train), **kwargs) if train else {}
+    te = load_tracks(ds, list(test), **kwargs)
+    spec = resolve_preset(settings["preset"], settings["overrides"])
+    return Prepared(tr, te, {"backbone": f"tracks:{settings['preset']}", "feature_hash": spec_hash(spec)})
+
+
+#: The input providers, keyed by input kind (a new kind adds one entry here).
+PROVIDERS: dict[str, Provider] = {
+    "features": prepare_features,
+    "frames": prepare_frames,
+    "clips": prepare_clips,
+    "tracks": prepare_tracks,
+}
+
+
+def prepare(
+    kind: str,
+    ds: Any,
+    train: Sequence[str],
+    test: Sequence[str],
+    options: Mapping[str, Any] | None,
+    *,
+    device: str = "cpu",
+    progress: bool = True,
+) -> Prepared:
+    """Run the provider of ``kind``."""
+    if kind not in PROVIDERS:
+        raise ConfigError(f"unknown input kind {kind!r}; providers: {', '.join(PROVIDERS)}")
+    return PROVIDERS[kind](ds, train, test, dict(options or {}), device=device, progress=progress)

@@ -37,23 +37,21 @@ from vadbench.metrics import (
     parse_far_rule,
 )
 
+
+def _gt_names() -> tuple[str, ...]:
+    from vadbench.datasets.conventions import CONVENTIONS
+
+    return tuple(dict.fromkeys(name for _, name in CONVENTIONS))
+
+
 #: Allowed values of the simple fields (protocols.md section 1; ``none`` stands for the spec's "–").
 SPLITS = ("test", "semi", "weak")
-GT_CONVENTIONS = (
-    "deepmil",
-    "rtfm",
-    "rtfm_v1",
-    "vadclip",
-    "frames_excl",
-    "frames_incl",
-    "xdviodet",
-    "official",
-    "pel4vad",
-    "liu",
-    "pixel",
-)
+#: The ground-truth convention names: the one list is :data:`vadbench.datasets.conventions.CONVENTIONS`.
+GT_CONVENTIONS = _gt_names()
 UNITS = ("snippet16", "frame", "clip")
-EXPANDS = ("repeat16", "none")
+#: ``window_mean(W,S)`` / ``window_max(W,S)``: clip scores (one per window of W frames every S frames, the
+#: scheme of :func:`vadbench.video.sampling.clip_windows`) to frames, overlapping windows averaged / maxed.
+EXPANDS = ("repeat16", "none", "window_mean(W,S)", "window_max(W,S)")
 ALIGNS = ("strict", "truncate", "pad_last", "center")
 NORMALISES = ("none", "minmax_video")
 SELECTIONS = ("none", "test")
@@ -69,6 +67,7 @@ NWPU_FPS = 25.0
 
 _SMOOTH_RE = re.compile(r"^gauss\(\s*([^,()\s]+)\s*,\s*([a-z_]+)\s*\)$")
 _CROP_RE = re.compile(r"^crop:(\d+)$")
+_WINDOW_RE = re.compile(r"^(window_mean|window_max)\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
 _BORDER_RE = re.compile(r"^(fill_first|drop_first|drop_last):(\d+)$")
 _ANT_RE = re.compile(r"^anticipation\((.*)\)$")
 
@@ -196,6 +195,58 @@ def _canon_smooth(value: str) -> str:
     return f"gauss({_fmt(sigma)},{m.group(2)})"
 
 
+def _canon_expand(value: str) -> str:
+    text = str(value).strip()
+    if text in ("repeat16", "none"):
+        return text
+    m = _WINDOW_RE.match(text)
+    if m and int(m.group(2)) >= 1 and int(m.group(3)) >= 1:
+        return f"{m.group(1)}({int(m.group(2))},{int(m.group(3))})"
+    raise _bad("expand", value, EXPANDS)
+
+
+def window_expansion(expand: str) -> tuple[str, int, int] | None:
+    """``(mode, W, S)`` of a ``window_mean(W,S)`` / ``window_max(W,S)`` expansion, else None.
+
+    >>> window_expansion("window_max(16,8)")
+    ('max', 16, 8)
+    """
+    m = _WINDOW_RE.match(str(expand))
+    return (m.group(1).split("_")[1], int(m.group(2)), int(m.group(3))) if m else None
+
+
+def expand_windows(
+    scores: Any, n_frames: int, window: int, stride: int, mode: str = "mean", video: str = "?"
+) -> Any:
+    """Window scores to ``n_frames`` frame scores: each frame gets the mean (or max) of the windows that cover
+    it (windows of :func:`vadbench.video.sampling.clip_windows`).
+
+    >>> expand_windows([0.0, 1.0, 0.5], 10, 4, 4).tolist()
+    [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.75, 0.75, 0.5, 0.5]
+    """
+    import numpy as np
+
+    from vadbench.video.sampling import clip_windows
+
+    s = np.asarray(scores, dtype=np.float64)
+    windows, _ = clip_windows(int(n_frames), window, stride, 1)
+    if s.ndim != 1 or s.shape[0] != len(windows):
+        raise ScoreError(
+            f"video {video!r}: {s.shape[0] if s.ndim else 0} clip scores but {len(windows)} windows of "
+            f"{window} frames every {stride} for {n_frames} frames (expand=window_{mode}({window},{stride}))"
+        )
+    if mode == "max":
+        out = np.full(n_frames, -np.inf)
+        for (a, b), v in zip(windows, s, strict=True):
+            out[a:b] = np.maximum(out[a:b], v)
+        return out
+    total, count = np.zeros(n_frames), np.zeros(n_frames)
+    for (a, b), v in zip(windows, s, strict=True):
+        total[a:b] += v
+        count[a:b] += 1
+    return total / count
+
+
 def _canon_crops(value: str) -> str:
     value = str(value).strip()
     m = _CROP_RE.match(value)
@@ -250,7 +301,7 @@ class Protocol:
         put("gt", _choice("gt", self.gt, GT_CONVENTIONS))
         put("unit", _choice("unit", self.unit, UNITS))
         put("crops", _canon_crops(self.crops))
-        put("expand", _choice("expand", self.expand, EXPANDS))
+        put("expand", _canon_expand(self.expand))
         put("align", _choice("align", self.align, ALIGNS))
         put("smooth", _canon_smooth(self.smooth))
         put("normalise", _choice("normalise", self.normalise, NORMALISES))
@@ -280,6 +331,11 @@ class Protocol:
         if self.expand == "repeat16" and self.unit != "snippet16":
             raise ConfigError(
                 f"protocol: expand=repeat16 needs unit=snippet16 (16-frame snippets), not unit={self.unit}"
+            )
+        if (window_expansion(self.expand) is not None) != (self.unit == "clip"):
+            raise ConfigError(
+                f"protocol: unit=clip goes with expand=window_mean(W,S) or window_max(W,S), only with them; "
+                f"got unit={self.unit}, expand={self.expand}"
             )
         if self.border == "liu2018" and self.normalise != "none":
             raise ConfigError(
@@ -568,6 +624,9 @@ def _video_steps(p: Protocol, s: Any, y: Any, video: str) -> tuple[Any, Any]:
     for step in p.order:
         if step == "expand" and p.expand == "repeat16":
             s = expand_repeat16(s)
+        elif step == "expand" and p.unit == "clip":
+            mode, window, stride = window_expansion(p.expand)  # type: ignore[misc]
+            s = expand_windows(s, y.shape[0], window, stride, mode, video)
         elif step == "align":
             s = align_length(s, y.shape[0], p.align, video)
         elif step == "smooth" and p.smooth != "none":
@@ -741,3 +800,68 @@ def aggregate_crops_probs(probs: Any, crops: str, video: str = "?") -> Any:
         )
     cols = [aggregate_crops(pr[:, :, c], crops, video) for c in range(pr.shape[2])]
     return np.stack(cols, axis=1)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# default protocols: the one place where each dataset's default protocol per supervision and unit lives
+
+#: Per dataset, the section-13 preset of a method's supervision (``*`` = any other), written for the unit of
+#: the preset; :func:`default_protocol` adapts it to the method's unit with :data:`UNIT_ADAPTATIONS`.
+#: The synthetic dataset follows ShanghaiTech (it is built like it).
+DEFAULT_PROTOCOLS: dict[str, dict[str, str]] = {
+    "ucf-crime": {"*": "ucf/deepmil"},
+    "xd-violence": {"*": "xd/xdviodet"},
+    "shanghaitech": {"weak": "sht-weak/rtfm", "*": "sht-semi/official"},
+    "synthetic": {"weak": "sht-weak/rtfm", "*": "sht-semi/official"},
+    "avenue": {"*": "avenue/liu"},
+    "ped2": {"*": "ped2/official"},
+    "nwpu-campus": {"*": "nwpu/official"},
+}
+
+#: Changes that turn a dataset's default preset into the protocol of another unit, per dataset and target
+#: unit: frame-level scores of weakly labelled datasets meet the frame-length convention (UCF-Crime
+#: ``frames_excl``; ShanghaiTech ``official`` masks; XD-Violence has none: its 16·T labels are matched by
+#: truncating the frame scores, T = floor(n/16)); snippet scores on frame-level conventions are repeated x16
+#: and truncated to the frame count (features extracted with ``tail=pad``).
+UNIT_ADAPTATIONS: dict[str, dict[str, dict[str, str]]] = {
+    "ucf-crime": {"frame": {"gt": "frames_excl"}},
+    "xd-violence": {"frame": {"align": "truncate"}},
+    "shanghaitech": {"frame": {"gt": "official"}},
+    "synthetic": {"frame": {"gt": "official"}},
+}
+
+
+def default_protocol(
+    dataset: str, supervision: str, unit: str = "snippet16", clips: tuple[int, int] | None = None
+) -> Protocol:
+    """The default protocol of ``dataset`` for a method of ``supervision`` whose scores have ``unit``
+    (``clips``: the ``(W, S)`` window scheme of a clip method; the expansion averages overlapping windows).
+
+    >>> str(default_protocol("synthetic", "weak", "frame")).split(";")[:5]
+    ['split=weak', 'gt=official', 'unit=frame', 'crops=none', 'expand=none']
+    >>> default_protocol("ped2", "semi", "clip", (16, 8)).expand
+    'window_mean(16,8)'
+    """
+    table = DEFAULT_PROTOCOLS.get(dataset)
+    if table is None:
+        raise ConfigError(
+            f"no default protocol for dataset {dataset!r}; give one with --protocol or in the method preset "
+            f"(datasets with defaults: {', '.join(sorted(DEFAULT_PROTOCOLS))})"
+        )
+    base = Protocol.from_string(table.get(supervision, table["*"]))
+    if unit == base.unit:
+        return base
+    changes: dict[str, Any] = {}
+    if unit == "snippet16":
+        changes = {"unit": "snippet16", "expand": "repeat16", "align": "truncate"}
+    else:
+        if base.unit == "snippet16":
+            changes = {"crops": "none", **UNIT_ADAPTATIONS.get(dataset, {}).get("frame", {})}
+        changes["unit"] = unit
+        if unit == "clip":
+            if clips is None:
+                raise ConfigError("a clip-unit protocol needs the window scheme (W, S) of the clips")
+            changes["expand"] = f"window_mean({int(clips[0])},{int(clips[1])})"
+        else:
+            changes["expand"] = "none"
+    return base.replace(**changes)

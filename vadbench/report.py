@@ -51,10 +51,10 @@ def _pyplot():
 
 
 def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=90, format="png")
-    os.replace(tmp, path)
+    from vadbench.atomic import atomic_path
+
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
     return path
 
 
@@ -274,8 +274,6 @@ def write_run_report(
         per_type=per_type,
         images=images,
     )
-    path = run_dir / "report.html"
-    tmp = path.with_name(f".report.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    from vadbench.atomic import atomic_write_text
+
+    return atomic_write_text(run_dir / "report.html", text)

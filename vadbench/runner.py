@@ -1,15 +1,22 @@
-"""Run one method on one dataset: resolve the config, prepare inputs, fit, score, apply the protocol, record.
+"""Run one method on one dataset, in stages: plan -> prepare inputs -> fit / resume -> score -> evaluate ->
+record.
 
 ``run`` is the library form of ``vadbench run``; ``grid`` runs every (method, dataset) pair, in this
-process or as submitit jobs. Every run writes ``runs/<id>/`` (resolved ``config.yaml``, ``scores.npz``,
-``metrics.json``, plots, ``report.html``, ``checkpoint.safetensors`` + ``state.json``) and, when a leaderboard
-CSV is given, one result row (:func:`vadbench.leaderboard.append_row`). The run id is derived from a hash of
-the resolved config, so running the same command again resumes: the fitted model and the scores are reused
-unless ``fresh=True``.
+process or as submitit jobs. Every run owns a :class:`~vadbench.run_folder.RunFolder` ``runs/<id>/``
+(resolved ``config.yaml``, the fitted method, ``scores.npz`` / ``outputs.npz``, ``metrics.json``, plots,
+``report.html``) and, when a leaderboard CSV is given, writes one result row
+(:func:`vadbench.leaderboard.append_row`). The run id is derived from the resolved config, the data and the
+code, so running the same command again resumes: the fitted model and the scores are reused unless
+``fresh=True``; a failed run's row names the same run id as its folder (which holds ``error.txt``).
 
-Methods never see test labels: the runner builds the training samples with video labels and the test samples
-without. Test-set checkpoint selection is possible only with ``select_on_test=True``; the method then gets a
-callback (:data:`vadbench.methods.base.TestEvaluator`) and the row records ``selection=test``.
+Inputs come from the provider of the method's input kind (:data:`vadbench.inputs.PROVIDERS`); samples carry
+the video id, fps, path, scene and (training only) labels; test samples raise on label access. The method's
+unit is checked against the protocol when the config is resolved. ``score_outputs`` is the only scoring
+call; the protocol is applied once per output.
+
+Methods never see test labels. Test-set checkpoint selection is possible only with ``select_on_test=True``;
+the method then gets a callback (:data:`vadbench.methods.base.TestEvaluator`) and the row records
+``selection=test``.
 
 Example:
     $ vadbench run --method vadclip --dataset synthetic --preset tiny
@@ -21,11 +28,9 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
-import shutil
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,25 +40,17 @@ from typing import Any
 
 import numpy as np
 
+from vadbench.devices import resolve_device
 from vadbench.errors import ConfigError, DataError, VadbenchError
+from vadbench.protocol import DEFAULT_PROTOCOLS
+from vadbench.run_folder import RunFolder, jsonable
 
-#: The protocol preset (protocols.md section 13) a dataset uses when the method's preset names none, per
-#: method supervision ("*" = any). The synthetic dataset follows ShanghaiTech (it is built like it).
-DEFAULT_PROTOCOLS: dict[str, dict[str, str]] = {
-    "ucf-crime": {"*": "ucf/deepmil"},
-    "xd-violence": {"*": "xd/xdviodet"},
-    "shanghaitech": {"weak": "sht-weak/rtfm", "*": "sht-semi/official"},
-    "synthetic": {"weak": "sht-weak/rtfm", "*": "sht-semi/official"},
-    "avenue": {"*": "avenue/liu"},
-    "ped2": {"*": "ped2/official"},
-    "nwpu-campus": {"*": "nwpu/official"},
-}
+__all__ = ["DEFAULT_PROTOCOLS", "RunResult", "resolve_device", "run", "grid", "resolve_config"]
 
-#: Number of crops of each feature-extraction crop mode (used to check the protocol's crop rule).
-_N_CROPS = {"center": 1, "5crop": 5, "10crop": 10}
+_jsonable = jsonable
 
-CONFIG_FILE, SCORES_FILE, OUTPUTS_FILE, ROW_FILE = "config.yaml", "scores.npz", "outputs.npz", "row.json"
-METRICS_FILE, STATE_FILE, CHECKPOINT_FILE = "metrics.json", "state.json", "checkpoint.safetensors"
+#: ``--preset none``: the code defaults and the default protocol, even where a default preset exists.
+NO_PRESET = "none"
 
 
 @dataclass
@@ -73,63 +70,14 @@ class RunResult:
 # -- small helpers --------------------------------------------------------------------------------------
 
 
-def _atomic_write_text(path: Path, text: str) -> Path:
-    from vadbench.leaderboard import atomic_write_text
-
-    atomic_write_text(path, text)
-    return path
-
-
-def _atomic_savez(path: Path, arrays: Mapping[str, np.ndarray]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
-    os.replace(tmp, path)
-    return path
-
-
-def _jsonable(obj: Any) -> Any:
-    """Plain JSON / YAML values (numpy scalars -> Python, tuples -> lists, paths -> str; NaN kept)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
 def config_hash(config: Mapping[str, Any]) -> str:
     """A stable 12-hex-digit hash of a resolved config (key order does not matter).
 
     >>> config_hash({"a": 1, "b": [1, 2]}) == config_hash({"b": [1, 2], "a": 1})
     True
     """
-    text = json.dumps(_jsonable(config), sort_keys=True, separators=(",", ":"), default=str)
+    text = json.dumps(jsonable(config), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def resolve_device(device: str = "auto") -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; ``cpu`` / ``cuda[:i]`` are checked and kept.
-
-    >>> resolve_device("cpu")
-    'cpu'
-    """
-    if device == "cpu":
-        return "cpu"
-    if device != "auto" and not device.startswith("cuda"):
-        raise ConfigError(f"unknown device {device!r}; expected auto, cpu or cuda[:index]")
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda" if device == "auto" else device
-    if device == "auto":
-        return "cpu"
-    raise ConfigError(f"device {device!r} requested but torch sees no CUDA device; use --device cpu or auto")
 
 
 def seed_everything(seed: int) -> None:
@@ -167,21 +115,20 @@ def _log(enabled: bool, message: str) -> None:
         Console(stderr=True).print(message, highlight=False)
 
 
-# -- resolution: method, dataset, preset, protocol, split -----------------------------------------------
+# -- resolution: method, dataset, preset, protocol, split, inputs ---------------------------------------
 
 
 def resolve_method(method: str | type) -> type:
-    """The Method class for a registered name (or the class itself)."""
+    """The Method class for a registered name or alias (or the class itself), checked against the contract."""
+    from vadbench.methods.base import check_method_class
+
     if isinstance(method, str):
         from vadbench.registry import METHODS
 
         cls = METHODS.get(method)
     else:
         cls = method
-    for attr in ("name", "supervision", "input_kind"):
-        if not hasattr(cls, attr):
-            raise ConfigError(f"method {cls!r} does not declare {attr!r} (see vadbench.methods.base.Method)")
-    return cls
+    return check_method_class(cls)
 
 
 def _dataset_name(dataset: Any) -> str:
@@ -193,26 +140,25 @@ def _dataset_name(dataset: Any) -> str:
     return name
 
 
-def load_method_preset(method_name: str, dataset: str, preset: str | None) -> dict[str, Any]:
-    """The preset of ``methods/<method>/metafile.yaml`` for ``dataset`` (:func:`vadbench.methods.presets.
+def load_method_preset(method: str | type, dataset: str, preset: str | None) -> dict[str, Any]:
+    """The preset of the method's ``metafile.yaml`` for ``dataset`` (:func:`vadbench.methods.presets.
     load_preset`; ``preset=None`` takes the dataset's default preset). Empty when the method has no metafile
-    or no preset for that dataset and none was asked for.
-
-    Keys used by the runner: ``config`` (method options), ``protocol`` (a section-13 preset name or a protocol
-    string), ``protocol_overrides``, ``features`` (``FeatureSpec`` fields), ``dataset`` (dataset keyword
-    arguments, e.g. the synthetic size), ``seed``, ``preset`` (the resolved name).
+    or no preset for that dataset and none was asked for, or when ``preset="none"`` (:data:`NO_PRESET`): the
+    run then uses the code defaults and the dataset's default protocol for the method's unit.
     """
     from vadbench.methods import presets as presets_mod
 
-    if not presets_mod.metafile_path(method_name).is_file():
+    if preset == NO_PRESET:
+        return {}
+    if not presets_mod.metafile_path(method).is_file():
         if preset is not None:
             raise ConfigError(
-                f"preset {preset!r} requested but method {method_name!r} has no metafile "
-                f"(expected {presets_mod.metafile_path(method_name)})"
+                f"preset {preset!r} requested but method {method!r} has no metafile "
+                f"(expected {presets_mod.metafile_path(method)})"
             )
         return {}
     try:
-        data = presets_mod.load_preset(method_name, dataset, preset)
+        data = presets_mod.load_preset(method, dataset, preset)
     except ConfigError:
         if preset is None:
             return {}
@@ -220,23 +166,24 @@ def load_method_preset(method_name: str, dataset: str, preset: str | None) -> di
     return dict(data or {})
 
 
-def method_presets(method_name: str) -> dict[str, list[str]]:
-    """Per dataset, the preset names of ``methods/<method>/metafile.yaml`` (empty when there is none).
+def method_presets(method: str | type) -> dict[str, list[str]]:
+    """Per dataset, the preset names of the method's metafile (empty when there is none).
 
     >>> "tiny" in method_presets("vadclip").get("synthetic", [])
     True
     """
     from vadbench.methods import presets as presets_mod
 
-    if not presets_mod.metafile_path(method_name).is_file():
+    if not presets_mod.metafile_path(method).is_file():
         return {}
-    datasets = presets_mod.load_metafile(method_name)["Datasets"]
-    out = {str(ds): presets_mod.preset_names(method_name, ds) for ds in datasets}
+    datasets = presets_mod.load_metafile(method)["Datasets"]
+    out = {str(ds): presets_mod.preset_names(method, ds) for ds in datasets}
     return {ds: names for ds, names in out.items() if names}
 
 
 def default_protocol_name(dataset: str, supervision: str) -> str:
-    """The section-13 preset a dataset uses by default for a method of this supervision.
+    """The section-13 preset a dataset uses by default for a method of this supervision (before the unit
+    adaptation of :func:`vadbench.protocol.default_protocol`).
 
     >>> default_protocol_name("synthetic", "weak"), default_protocol_name("synthetic", "semi")
     ('sht-weak/rtfm', 'sht-semi/official')
@@ -270,7 +217,7 @@ def resolve_protocol(spec: str, overrides: Mapping[str, Any] | None = None) -> A
 
 
 def resolve_split_variant(variants: Sequence[str], supervision: str, protocol_split: str | None) -> str:
-    """The split variant of a dataset that fits the method's supervision.
+    """The split variant of a dataset that fits the method's supervision (the one home of this rule).
 
     Datasets with both ``semi`` and ``weak`` splits (ShanghaiTech, NWPU, synthetic) give ``weak`` to weakly
     supervised methods and ``semi`` to the others; other datasets use the protocol's split (``test``).
@@ -299,10 +246,15 @@ def resolve_split_variant(variants: Sequence[str], supervision: str, protocol_sp
 
 
 def _check_crops(protocol: Any, n_crops: int | None) -> Any:
-    """Fit the protocol's crop rule to the feature crops: ``meanN`` needs N crops; one crop -> ``crop:0``."""
+    """Fit the protocol's crop rule to the feature crops: ``meanN`` needs N crops; one crop -> ``crop:0``;
+    ``none`` (a frame-level preset) with several crops -> ``meanK`` (recorded in the protocol string)."""
     crops = str(getattr(protocol, "crops", "") or "")
-    if n_crops is None or not crops.startswith("mean"):
-        if crops.startswith("crop:") and n_crops is not None and int(crops.split(":")[1]) >= n_crops:
+    if n_crops is None:
+        return protocol
+    if crops == "none":
+        return protocol if n_crops == 1 else protocol.replace(crops=f"mean{n_crops}")
+    if crops.startswith("crop:"):
+        if int(crops.split(":")[1]) >= n_crops:
             raise ConfigError(f"protocol crops={crops} but the features have {n_crops} crop(s)")
         return protocol
     want = int(crops[4:])
@@ -314,6 +266,196 @@ def _check_crops(protocol: Any, n_crops: int | None) -> Any:
         f"protocol crops={crops} needs {want} crops but the features have {n_crops}; "
         f"extract with the matching crop mode or choose a protocol with crops=crop:<k>"
     )
+
+
+def check_unit(cls: type, protocol: Any) -> None:
+    """The method's unit must be the protocol's (checked at config time; the error names both)."""
+    unit = getattr(cls, "unit", "snippet16")
+    if protocol.unit != unit:
+        raise ConfigError(
+            f"method {cls.name!r} returns one score per {unit} (unit={unit}) but the protocol expects "
+            f"unit={protocol.unit} ({protocol}); choose a protocol for unit={unit} or leave --protocol out "
+            f"to "
+            f"use the dataset's default for this unit"
+        )
+
+
+def _feature_tail(dataset: str, gt: str) -> str:
+    """The feature tail that fits a ground-truth convention's label length: ``pad`` (T = ceil(n/16)) for
+    16·ceil(n/16), mixed and frame-length conventions, ``drop`` (T = floor(n/16)) for 16·T conventions."""
+    from vadbench.datasets.conventions import length_rule
+
+    return "drop" if length_rule(dataset, gt) == "16T" else "pad"
+
+
+def _feature_crops(rule: str) -> str:
+    """The crop mode that fits a protocol's crop rule when none is asked for: ``meanN`` -> the mode with N
+    crops, ``crop:k`` -> the smallest mode with more than k crops, ``none`` -> ``center``."""
+    from vadbench.video.crops import CROP_COUNTS
+
+    by_count = sorted(CROP_COUNTS.items(), key=lambda kv: kv[1])
+    if rule.startswith("mean"):
+        want = int(rule[4:])
+        return next((mode for mode, n in by_count if n == want), "10crop")
+    if rule.startswith("crop:"):
+        k = int(rule.split(":")[1])
+        return next((mode for mode, n in by_count if n > k), "10crop")
+    return "center"
+
+
+def resolve_inputs(
+    cls: type,
+    ds_name: str,
+    proto: Any,
+    preset_inputs: Mapping[str, Any],
+    changes: Mapping[str, Any],
+    method_cfg: Any,
+) -> tuple[dict[str, Any], Any]:
+    """The resolved options of the method's input kind (what is recorded and hashed) and the protocol fitted
+    to them (crop rule; clip window scheme)."""
+    from vadbench import inputs as inputs_mod
+
+    kind = cls.input_kind
+    defaults = dict(getattr(cls, "default_inputs", lambda cfg: {})(method_cfg).get(kind) or {})
+    options = {**defaults, **dict(preset_inputs.get(kind) or {}), **dict(changes)}
+    if kind == "features":
+        if inputs_mod.is_community(options):
+            keep = {k: v for k, v in options.items() if k in inputs_mod.COMMUNITY_KEYS}
+            resolved = inputs_mod.community_options(keep)
+            return resolved, _check_crops(proto, inputs_mod.community_n_crops(resolved))
+        from vadbench.features import FeatureSpec
+
+        options = {k: v for k, v in options.items() if k not in inputs_mod.COMMUNITY_KEYS}
+        options.setdefault("tail", _feature_tail(ds_name, proto.gt))
+        options.setdefault("crops", _feature_crops(proto.crops))
+        import dataclasses
+
+        spec = FeatureSpec.from_dict(options)
+        return dataclasses.asdict(spec), _check_crops(proto, spec.n_crops)
+    if kind == "clips":
+        import dataclasses
+
+        spec = inputs_mod.ClipsSpec.from_dict(options)
+        from vadbench.protocol import window_expansion
+
+        win = window_expansion(proto.expand)
+        if win is not None and (win[1], win[2]) != (spec.window, spec.stride):
+            raise ConfigError(
+                f"the protocol expands windows of W={win[1]}, S={win[2]} but the clips are W={spec.window}, "
+                f"S={spec.stride}; make them the same"
+            )
+        return dataclasses.asdict(spec), proto
+    if kind == "tracks":
+        return inputs_mod.tracks_settings(options), proto
+    if options:
+        raise ConfigError(f"method {cls.name!r} takes {kind}, which have no options; got {sorted(options)}")
+    return {}, proto
+
+
+def resolve_config(
+    method: str | type,
+    dataset: Any = "synthetic",
+    root: Any = None,
+    preset: str | None = None,
+    device: str = "auto",
+    seed: int | None = None,
+    epochs: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    select_on_test: bool = False,
+    protocol: str | None = None,
+    features: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], type, Any]:
+    """The resolved config of a run (everything that changes a number), the method class and the Protocol.
+
+    ``features`` (``--feature``) and ``inputs`` (``{"tracks": {...}, "clips": {...}}`` from ``--tracks`` /
+    ``--clips``, per input kind) change the input options; the method's unit is checked against the protocol
+    here.
+    """
+    from vadbench.methods.base import config_dict, validate_config
+    from vadbench.protocol import default_protocol, window_expansion
+
+    cls = resolve_method(method)
+    ds_name = _dataset_name(dataset)
+    data = load_method_preset(cls, ds_name, preset)
+    method_config = dict(data.get("config") or {})
+    method_config.update(dict(overrides or {}))
+    if epochs is not None:
+        method_config["epochs"] = int(epochs)
+    cfg = validate_config(cls.Config, method_config, cls.name)
+    method_config = config_dict(cfg)
+    seed = int(seed if seed is not None else data.get("seed", 0))
+    kind = cls.input_kind
+    sections = {k: dict(v or {}) for k, v in dict(inputs or {}).items()}
+    unknown = sorted(set(sections) - {"features", "frames", "clips", "tracks"})
+    if unknown:
+        raise ConfigError(
+            f"unknown input kind(s) {unknown} in the input options; known: features, frames, clips, tracks"
+        )
+    wrong = sorted(k for k, v in sections.items() if v and k != kind)
+    if wrong:
+        raise ConfigError(
+            f"{', '.join(f'--{k}' for k in wrong)} options given but method {cls.name!r} takes {kind}"
+        )
+    changes = sections.get(kind, {})
+    if features:
+        if kind != "features":
+            raise ConfigError(
+                f"feature options {sorted(features)} given but method {cls.name!r} takes {kind}, not features"
+            )
+        changes.update(features)
+    preset_inputs = dict(data.get("inputs") or {})
+    unit = getattr(cls, "unit", "snippet16")
+    proto_spec = protocol or data.get("protocol")
+    if proto_spec:
+        proto = resolve_protocol(str(proto_spec), data.get("protocol_overrides"))
+    else:
+        clips = None
+        if unit == "clip":
+            from vadbench.inputs import ClipsSpec
+
+            defaults = dict(getattr(cls, "default_inputs", lambda c: {})(cfg).get("clips") or {})
+            c = ClipsSpec.from_dict(
+                {**defaults, **dict(preset_inputs.get("clips") or {}), **changes} if kind == "clips" else {}
+            )
+            clips = (c.window, c.stride)
+        proto = default_protocol(ds_name, cls.supervision, unit, clips)
+        if data.get("protocol_overrides"):
+            proto = proto.replace(**dict(data["protocol_overrides"]))
+    if unit == "clip" and kind != "clips" and window_expansion(proto.expand) is None:
+        raise ConfigError(f"method {cls.name!r}: unit=clip needs clips inputs or a protocol with window_*")
+    check_unit(cls, proto)
+    input_options, proto = resolve_inputs(cls, ds_name, proto, preset_inputs, changes, cfg)
+    selection = str(method_config.get("checkpoint_selection", "none") or "none")
+    if selection != "none" and not select_on_test:
+        raise ConfigError(
+            f"method option checkpoint_selection={selection!r} chooses a checkpoint on test labels; "
+            f"pass --select-on-test to allow it (recorded as selection=test) or set it to 'none'"
+        )
+    if select_on_test:
+        proto = proto.replace(selection="test")
+    # a preset may itself carry selection=test (e.g. VadCLIP's test crop chosen on test results)
+    config = {
+        "method": cls.name,
+        "supervision": cls.supervision,
+        "input_kind": kind,
+        "unit": unit,
+        "fidelity": getattr(cls, "fidelity", "code"),
+        "dataset": ds_name,
+        "dataset_kwargs": dict(data.get("dataset") or {}),
+        "root": str(root) if root is not None else None,
+        "preset": data.get("preset", None if preset == NO_PRESET else preset),
+        "protocol": str(proto),
+        "inputs": {kind: input_options},
+        "features": input_options if kind == "features" else None,
+        "tracks": input_options if kind == "tracks" else None,
+        "method_config": method_config,
+        "seed": seed,
+        "device": resolve_device(device),
+        "selection": str(proto.selection),
+    }
+    return jsonable(config), cls, proto
 
 
 def open_dataset(dataset: Any, root: str | os.PathLike[str] | None, kwargs: Mapping[str, Any]) -> Any:
@@ -350,62 +492,60 @@ def open_dataset(dataset: Any, root: str | os.PathLike[str] | None, kwargs: Mapp
     return ds
 
 
-# -- inputs ---------------------------------------------------------------------------------------------
+def data_fingerprint(ds: Any) -> str:
+    """A cheap fingerprint of a dataset's content: its video table (id, subset, frames, label) and, when it
+    has one, its manifest (the synthetic generator's version, seed and label hashes). 16 hex digits."""
+    table = ds.videos()
+    cols = [c for c in ("video", "subset", "n_frames", "label") if c in table.columns]
+    text = table[cols].astype(str).to_csv(index=False)
+    manifest = getattr(ds, "manifest", None)
+    if isinstance(manifest, Mapping):
+        text += json.dumps(jsonable(manifest), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _feature_spec(features: Mapping[str, Any] | None) -> Any:
-    from vadbench.features import FeatureSpec
+def run_identity(config: Mapping[str, Any], ds: Any) -> tuple[str, str, dict[str, Any]]:
+    """``(run_id, run_key, header)``: the run id covers the config, the data and the code, so a re-run
+    resumes only when all three are the same."""
+    from vadbench import __version__
+    from vadbench.leaderboard import git_commit
 
-    return FeatureSpec.from_dict(dict(features or {}))
+    chash = config_hash(config)
+    data_fp, code = data_fingerprint(ds), {"vadbench": __version__, "commit": git_commit()}
+    run_key = config_hash({"config": chash, "data": data_fp, "code": code})
+    run_id = f"{config['method']}-{config['dataset']}-{config['preset'] or 'default'}-{run_key[:8]}"
+    header = {"run_id": run_id, "config_hash": chash, "data_fingerprint": data_fp, "code": code}
+    return run_id, run_key, header
 
 
-def _spec_n_crops(spec: Any) -> int | None:
-    n = getattr(spec, "n_crops", None)
-    if isinstance(n, int):
-        return n
-    return _N_CROPS.get(str(getattr(spec, "crops", "")))
-
-
-def load_feature_inputs(
-    ds: Any, videos: Sequence[str], spec: Any, device: str, progress: bool = True
-) -> dict[str, np.ndarray]:
-    """Features ``(T, K, D)`` per video (:func:`vadbench.features.load_features` extracts what is missing)."""
-    from vadbench.features import load_features
-
-    feats = load_features(ds, list(videos), spec, device=device, progress=progress)
-    out: dict[str, np.ndarray] = {}
-    for video in videos:
-        if video not in feats:
-            raise DataError(f"features of video {video!r} missing from the feature store ({spec!r})")
-        arr = np.asarray(feats[video], dtype=np.float32)
-        if arr.ndim == 2:
-            arr = arr[:, None, :]
-        if arr.ndim != 3:
-            raise DataError(f"features of video {video!r}: expected (T, K, D), found shape {arr.shape}")
-        out[video] = arr
-    return out
+# -- samples, scoring -----------------------------------------------------------------------------------
 
 
 def build_samples(
     kind: str,
     table: Any,
     videos: Sequence[str],
-    inputs: Mapping[str, Any] | None,
+    inputs: Any,
     *,
     train: bool,
     crops: str | None = None,
 ) -> dict[str, list[Any]]:
     """Per video, the samples a method receives (one per crop for features). Labels only when ``train``;
-    test samples raise on label access (:func:`vadbench.methods.base.unlabelled`).
-
-    ``crops``: ``crop:<k>`` keeps crop k only (test); anything else keeps every crop.
-    """
+    test samples raise on label access (:func:`vadbench.methods.base.unlabelled`)."""
     from vadbench.inputs import make_samples
 
     return make_samples(kind, table, videos, inputs, train=train, crops=crops)
 
 
-# -- scoring --------------------------------------------------------------------------------------------
+def load_feature_inputs(
+    ds: Any, videos: Sequence[str], spec: Any, device: str, progress: bool = True
+) -> dict[str, np.ndarray]:
+    """Features ``(T, K, D)`` per video (:func:`vadbench.features.load_features` extracts what is missing)."""
+    import dataclasses
+
+    from vadbench.inputs import prepare_features
+
+    return prepare_features(ds, [], videos, dataclasses.asdict(spec), device=device, progress=progress).test
 
 
 def _stack_crops(arrays: list[np.ndarray]) -> np.ndarray:
@@ -413,35 +553,76 @@ def _stack_crops(arrays: list[np.ndarray]) -> np.ndarray:
     return arrays[0] if len(arrays) == 1 else np.stack(arrays, axis=1)
 
 
-def score_videos(
-    method: Any, samples: Mapping[str, list[Any]], *, progress: bool = True, outputs: bool = True
-) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
-    """Score every test video: ``(T,)`` per video, or ``(T, K)`` when several crops are scored (the protocol
-    aggregates crops). ``outputs`` also collects ``score_outputs`` when the method defines it (per key)."""
-    from vadbench.methods.base import Method
+def _expected_units(sample: Any, unit: str) -> int | None:
+    if unit == "clip" and getattr(sample, "windows", None) is not None:
+        return int(len(sample.windows))
+    if getattr(sample, "features", None) is not None:
+        return int(np.asarray(sample.features).shape[0])
+    if unit == "frame" and getattr(sample, "n_frames", 0):
+        return int(sample.n_frames)
+    return None
 
-    has_outputs = outputs and type(method).score_outputs is not Method.score_outputs
+
+def score_videos(
+    method: Any, samples: Mapping[str, list[Any]], *, progress: bool = True
+) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+    """Score every test video with ``score_outputs`` (the only scoring call): the headline ``(T,)`` per video
+    (``(T, K)`` when several crops are scored; the protocol aggregates crops), and every output per key
+    (1-D outputs stacked per crop like the headline, ``(T, C)`` outputs averaged over crops)."""
+    headline = getattr(method, "headline", "score")
+    unit = getattr(method, "unit", "snippet16")
     scores: dict[str, np.ndarray] = {}
-    extra: dict[str, dict[str, np.ndarray]] = {}
+    outputs: dict[str, dict[str, np.ndarray]] = {}
     with _progress(progress) as bar:
         task = bar.add_task("score", total=len(samples))
         for video, crops in samples.items():
-            outs = [method.score_outputs(s) for s in crops]
-            per_crop = [np.asarray(o[method.headline]) for o in outs]
-            for s, sc in zip(crops, per_crop, strict=True):
-                if sc.ndim != 1 or not np.all(np.isfinite(sc)):
+            outs = [dict(method.score_outputs(s)) for s in crops]
+            for s, out in zip(crops, outs, strict=True):
+                if headline not in out:
                     raise VadbenchError(
-                        f"method {method.name!r} returned scores of shape {sc.shape} for video "
-                        f"{video!r} (crop {getattr(s, 'crop', 0)}); expected a finite (T,) vector"
+                        f"method {method.name!r}: score_outputs of video {video!r} has no headline key "
+                        f"{headline!r} (keys: {', '.join(out)})"
                     )
-            scores[video] = _stack_crops(per_crop)
-            if has_outputs:
-                for key in outs[0]:
-                    arrs = [np.asarray(o[key], dtype=np.float64) for o in outs]
-                    merged = _stack_crops(arrs) if arrs[0].ndim == 1 else np.mean(arrs, axis=0)
-                    extra.setdefault(key, {})[video] = merged
+                sc = np.asarray(out[headline])
+                want = _expected_units(s, unit)
+                if sc.ndim != 1 or not np.all(np.isfinite(sc)) or (want is not None and sc.shape[0] != want):
+                    raise VadbenchError(
+                        f"method {method.name!r} returned scores of shape {sc.shape} for video {video!r} "
+                        f"(crop {getattr(s, 'crop', 0)}); expected a finite ({want or 'T'},) vector, "
+                        f"one score per {unit}"
+                    )
+            for key in outs[0]:
+                arrs = [np.asarray(o[key], dtype=np.float64) for o in outs]
+                outputs.setdefault(key, {})[video] = (
+                    _stack_crops(arrs) if arrs[0].ndim == 1 else np.mean(arrs, axis=0)
+                )
+            scores[video] = outputs[headline][video]
             bar.advance(task)
-    return scores, extra
+    return scores, outputs
+
+
+def _evaluate_outputs(
+    protocol: Any,
+    scores: Mapping[str, np.ndarray],
+    outputs: Mapping[str, Mapping[str, np.ndarray]],
+    labels: Mapping[str, np.ndarray],
+    video_labels: Mapping[str, int],
+    headline: str,
+) -> dict[str, dict[str, Any]]:
+    """Protocol metrics of every 1-D output shaped like the headline (the protocol applied once per
+    output)."""
+    from vadbench.protocol import evaluate_protocol
+
+    out: dict[str, dict[str, Any]] = {}
+    for key, per_video in outputs.items():
+        if set(per_video) != set(scores):
+            continue
+        if all(
+            np.shape(per_video[v]) == np.shape(scores[v])  # (T,) or (T, crops); not (T, C) class outputs
+            for v in scores
+        ):
+            out[key] = dict(evaluate_protocol(protocol, per_video, labels, video_labels=video_labels))
+    return out
 
 
 def make_test_evaluator(
@@ -452,25 +633,28 @@ def make_test_evaluator(
     video_labels: Mapping[str, int],
 ) -> Callable[[], dict]:
     """The callback given to a method for explicit test-set selection: scores the test set with the
-    method's current state and returns the protocol metrics per output (``score`` and each 1-D
-    ``score_outputs`` key)."""
-    from vadbench.protocol import evaluate_protocol
+    method's current state and returns the protocol metrics per output (``score`` = the headline, and each
+    1-D ``score_outputs`` key)."""
+    headline = getattr(method, "headline", "score")
 
     def evaluate() -> dict[str, dict[str, float]]:
-        scores, extra = score_videos(method, samples, progress=False)
-        result = {"score": dict(evaluate_protocol(protocol, scores, labels, video_labels=video_labels))}
-        for key, per_video in extra.items():
-            if all(
-                v.shape[0] == scores[k].shape[0] and v.ndim == scores[k].ndim for k, v in per_video.items()
-            ):
-                result[key] = dict(evaluate_protocol(protocol, per_video, labels, video_labels=video_labels))
+        scores, outputs = score_videos(method, samples, progress=False)
+        result = _evaluate_outputs(protocol, scores, outputs, labels, video_labels, headline)
+        result["score"] = (
+            result.get(headline)
+            or _evaluate_outputs(protocol, scores, {"score": scores}, labels, video_labels, "score")["score"]
+        )
         return result
 
     return evaluate
 
 
 def check_alignment(
-    protocol: Any, samples: Mapping[str, list[Any]], labels: Mapping[str, np.ndarray], spec: Any = None
+    protocol: Any,
+    samples: Mapping[str, list[Any]],
+    labels: Mapping[str, np.ndarray],
+    spec: Any = None,
+    unit: str | None = None,
 ) -> None:
     """Dry-run the protocol on zero scores of the shape the method will return, before any training, so that
     inputs that cannot fit the ground-truth convention fail in seconds (e.g. features with T = floor(n/16)
@@ -481,9 +665,8 @@ def check_alignment(
     dummy: dict[str, np.ndarray] = {}
     for video, crops in samples.items():
         first = crops[0]
-        if hasattr(first, "features"):
-            n = int(np.asarray(first.features).shape[0])
-        else:
+        n = _expected_units(first, unit or protocol.unit)
+        if n is None:
             n = int(first.n_frames)
         dummy[video] = np.zeros(n) if len(crops) == 1 else np.zeros((n, len(crops)))
     try:
@@ -569,108 +752,263 @@ def per_type_auc(
     return out
 
 
-# -- the run --------------------------------------------------------------------------------------------
+# -- the run, in stages -----------------------------------------------------------------------------------
 
 
-def resolve_config(
-    method: str | type,
-    dataset: Any = "synthetic",
-    root: Any = None,
-    preset: str | None = None,
-    device: str = "auto",
-    seed: int | None = None,
-    epochs: int | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    *,
-    select_on_test: bool = False,
-    protocol: str | None = None,
-    features: Mapping[str, Any] | None = None,
-) -> tuple[dict[str, Any], type, Any]:
-    """The resolved config of a run (everything that changes a number), the method class and the Protocol."""
-    cls = resolve_method(method)
-    ds_name = _dataset_name(dataset)
-    data = load_method_preset(cls.name, ds_name, preset)
-    method_config = dict(data.get("config") or {})
-    method_config.update(dict(overrides or {}))
-    if epochs is not None:
-        method_config["epochs"] = int(epochs)
-    from vadbench.methods.base import config_dict, validate_config
+@dataclass
+class Plan:
+    """Stage 1: the resolved config, the method class, the protocol, the dataset and the run folder."""
 
-    method_config = config_dict(validate_config(cls.Config, method_config, cls.name))
-    seed = int(seed if seed is not None else data.get("seed", 0))
-    proto_spec = protocol or data.get("protocol") or default_protocol_name(ds_name, cls.supervision)
-    proto = resolve_protocol(str(proto_spec), data.get("protocol_overrides"))
-    feature_changes = dict(features or {})
-    inputs = dict(data.get("inputs") or {})
-    features = dict(inputs.get("features") or {}) if cls.input_kind == "features" else None
-    if feature_changes and features is None:
-        raise ConfigError(
-            f"feature options {sorted(feature_changes)} given but method {cls.name!r} takes "
-            f"{cls.input_kind}, not features"
-        )
-    if features is not None:
-        features.update(feature_changes)
-        spec = _feature_spec(features)
-        features = dataclasses.asdict(spec)  # every field, resolved (recorded and hashed)
-        proto = _check_crops(proto, _spec_n_crops(spec))
-    selection = str(method_config.get("checkpoint_selection", "none") or "none")
-    if selection != "none" and not select_on_test:
-        raise ConfigError(
-            f"method option checkpoint_selection={selection!r} chooses a checkpoint on test labels; "
-            f"pass --select-on-test to allow it (recorded as selection=test) or set it to 'none'"
-        )
-    if select_on_test:
-        proto = proto.replace(selection="test")
-    # a preset may itself carry selection=test (e.g. VadCLIP's test crop chosen on test results)
-    config = {
-        "method": cls.name,
-        "supervision": cls.supervision,
-        "input_kind": cls.input_kind,
-        "unit": getattr(cls, "unit", "snippet16"),
-        "dataset": ds_name,
-        "dataset_kwargs": dict(data.get("dataset") or {}),
-        "root": str(root) if root is not None else None,
-        "preset": data.get("preset", preset),
-        "protocol": str(proto),
-        "features": features,
-        "tracks": dict(inputs.get("tracks") or {}) if cls.input_kind == "tracks" else None,
-        "method_config": method_config,
-        "seed": seed,
-        "device": resolve_device(device),
-        "selection": str(proto.selection),
-    }
-    return _jsonable(config), cls, proto
+    config: dict[str, Any]
+    cls: type
+    protocol: Any
+    ds: Any
+    folder: RunFolder
+    run_key: str
+    config_hash: str
+    progress: bool = True
 
 
-def data_fingerprint(ds: Any) -> str:
-    """A cheap fingerprint of a dataset's content: its video table (id, subset, frames, label) and, when it
-    has one, its manifest (the synthetic generator's version, seed and label hashes). 16 hex digits."""
+@dataclass
+class Inputs:
+    """Stage 2: the split, the prepared inputs, the samples and the label access (test labels stay here)."""
+
+    variant: str
+    train_videos: list[str]
+    test_videos: list[str]
+    train_samples: dict[str, list[Any]]
+    test_samples: dict[str, list[Any]]
+    record: dict[str, Any]
+    video_labels: dict[str, int]
+    labels: Callable[[], dict[str, np.ndarray]]
+
+
+def plan_run(
+    method: Any, dataset: Any, root: Any, *, runs_dir: Any, fresh: bool, progress: bool, **resolve: Any
+) -> Plan:
+    """Resolve the config, open the dataset, derive the run id and open the run folder."""
+    config, cls, proto = resolve_config(method, dataset, root, **resolve)
+    ds = open_dataset(dataset, root, config["dataset_kwargs"])
+    run_id, run_key, header = run_identity(config, ds)
+    folder = RunFolder.create(runs_dir, run_id, fresh=fresh)
+    folder.write_config(header, config)
+    if folder.state().get("run_key") != run_key:
+        folder.reset_state(run_key=run_key)
+    _log(progress, f"[bold]run[/bold] {config['method']} on {config['dataset']} ({config['protocol']})")
+    _log(progress, f"run folder {folder.path}")
+    return Plan(config, cls, proto, ds, folder, run_key, header["config_hash"], progress)
+
+
+def _label_lengths(
+    plan: Plan, test_videos: Sequence[str], test_inputs: Any, table: Any
+) -> dict[str, int] | None:
+    """Snippet counts T for conventions whose label length is 16·T: the features' T, or floor(n/16) for
+    methods that do not take features (their frame / clip scores are truncated to 16·T)."""
+    from vadbench.datasets.conventions import length_rule
+
+    rule = length_rule(plan.config["dataset"], plan.protocol.gt)
+    if plan.cls.input_kind == "features":
+        return {v: int(test_inputs[v].shape[0]) for v in test_videos} if rule in ("16T", "mixed") else None
+    if rule in ("16T", "mixed"):
+        n = dict(zip(table["video"], table["n_frames"], strict=True))
+        return {v: int(n[v]) // 16 for v in test_videos}
+    return None
+
+
+def prepare_inputs(plan: Plan) -> Inputs:
+    """Split by supervision, run the input provider, build the samples and check the alignment."""
+    from vadbench.inputs import prepare
+
+    cls, proto, ds, config = plan.cls, plan.protocol, plan.ds, plan.config
+    variant = resolve_split_variant(
+        getattr(ds, "splits", ("test",)), cls.supervision, getattr(proto, "split", None)
+    )
+    split = ds.split(variant)
+    train_videos, test_videos = list(split.train), list(split.test)
+    if not test_videos:
+        raise DataError(f"dataset {config['dataset']!r} split {variant!r} has no test video")
     table = ds.videos()
-    cols = [c for c in ("video", "subset", "n_frames", "label") if c in table.columns]
-    text = table[cols].astype(str).to_csv(index=False)
-    manifest = getattr(ds, "manifest", None)
-    if isinstance(manifest, Mapping):
-        text += json.dumps(_jsonable(manifest), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    kind = cls.input_kind
+    prepared = prepare(
+        kind,
+        ds,
+        train_videos,
+        test_videos,
+        config["inputs"][kind],
+        device=config["device"],
+        progress=plan.progress,
+    )
+    train_samples = build_samples(kind, table, train_videos, prepared.train, train=True)
+    test_samples = build_samples(kind, table, test_videos, prepared.test, train=False, crops=str(proto.crops))
+    lengths = _label_lengths(plan, test_videos, prepared.test, table)
+    wanted = set(test_videos)
+    video_labels = {
+        str(v): int(lab) for v, lab in zip(table["video"], table["label"], strict=True) if v in wanted
+    }
+
+    def labels() -> dict[str, np.ndarray]:
+        return dict(ds.frame_labels(proto.gt, split=variant, videos=test_videos, lengths=lengths))
+
+    check_alignment(proto, test_samples, labels(), prepared.spec, cls.unit)
+    return Inputs(
+        variant, train_videos, test_videos, train_samples, test_samples, prepared.record, video_labels, labels
+    )
 
 
-def _read_state(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / STATE_FILE
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return {}
+def fit_or_resume(plan: Plan, inputs: Inputs, *, select_on_test: bool) -> tuple[Any, float, list[str]]:
+    """Stage 3: the fitted method: loaded from the run folder when this run was fitted before, else fitted
+    (resuming its training state from ``work/``) and saved."""
+    config, folder = plan.config, plan.folder
+    m = plan.cls(dict(config["method_config"]), device=config["device"], seed=int(config["seed"]))
+    m.work_dir = folder.work_dir
+    m.progress = plan.progress
+    state = folder.state()
+    if state.get("fitted") and folder.checkpoint.is_file():
+        _build_for_load(m, inputs)
+        m.load(folder.checkpoint)
+        _log(plan.progress, f"resumed the fitted model from {folder.checkpoint}")
+        return m, float(state.get("fit_s", 0.0)), ["fit"]
+    if select_on_test:
+        m.test_evaluator = make_test_evaluator(
+            m, inputs.test_samples, plan.protocol, inputs.labels(), inputs.video_labels
+        )
+    seed_everything(int(config["seed"]))
+    flat = [s for v in inputs.train_videos for s in inputs.train_samples[v]]
+    _log(plan.progress, f"fit on {len(inputs.train_videos)} training videos ({len(flat)} samples)")
+    t0 = time.perf_counter()
+    m.fit(flat)
+    fit_s = time.perf_counter() - t0
+    m.test_evaluator = None
+    m.save(folder.checkpoint)
+    folder.update_state(fitted=True, fit_s=fit_s, scored=False)
+    return m, fit_s, []
 
 
-def _write_state(run_dir: Path, state: Mapping[str, Any]) -> None:
-    _atomic_write_text(run_dir / STATE_FILE, json.dumps(_jsonable(state), indent=2, sort_keys=True))
+def _build_for_load(m: Any, inputs: Inputs) -> None:
+    """Torch methods create their modules from the data shapes: build them before loading weights."""
+    from vadbench.methods.training import TorchMethod
+
+    if isinstance(m, TorchMethod) and not m._built():
+        flat = [s for v in inputs.train_videos for s in inputs.train_samples[v]]
+        m.build(flat)
 
 
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
+def score_stage(plan: Plan, m: Any, inputs: Inputs, resumed: list[str]) -> tuple[dict, dict, float]:
+    """Stage 4: headline scores and every output per test video (reused when this fit was scored before)."""
+    folder, state = plan.folder, plan.folder.state()
+    if resumed and state.get("scored") and folder.has_outputs():
+        scores, outputs = folder.load_outputs(inputs.test_videos)
+        resumed.append("score")
+        return scores, outputs, float(state.get("score_s", 0.0))
+    t0 = time.perf_counter()
+    scores, outputs = score_videos(m, inputs.test_samples, progress=plan.progress)
+    score_s = time.perf_counter() - t0
+    folder.save_outputs(scores, outputs)
+    folder.update_state(scored=True, score_s=score_s)
+    return scores, outputs, score_s
+
+
+@dataclass
+class Evaluation:
+    """Stage 5: the headline metrics, every output's metrics, the aligned arrays and per-type AUC."""
+
+    metrics: dict[str, Any]
+    outputs: dict[str, dict[str, Any]]
+    aligned: Any
+    per_type: dict[str, dict[str, Any]]
+
+
+def evaluate_stage(
+    plan: Plan,
+    inputs: Inputs,
+    scores: Mapping[str, np.ndarray],
+    outputs: Mapping[str, Mapping[str, np.ndarray]],
+    headline: str,
+) -> Evaluation:
+    """Apply the protocol once per output and compute the metrics."""
+    from vadbench.protocol import apply, evaluate_protocol
+
+    labels = inputs.labels()
+    metrics = dict(evaluate_protocol(plan.protocol, scores, labels, video_labels=inputs.video_labels))
+    branch = _evaluate_outputs(plan.protocol, scores, outputs, labels, inputs.video_labels, headline)
+    aligned = apply(plan.protocol, scores, labels)
+    return Evaluation(metrics, branch, aligned, per_type_auc(plan.ds, aligned, labels, inputs.video_labels))
+
+
+def record_stage(
+    plan: Plan,
+    inputs: Inputs,
+    ev: Evaluation,
+    *,
+    fit_s: float,
+    score_s: float,
+    resumed: list[str],
+    report: bool,
+    leaderboard: Any,
+) -> dict[str, Any]:
+    """Stage 6: ``metrics.json``, ``row.json``, the report and the leaderboard row."""
+    from vadbench.leaderboard import make_row
+
+    config, folder = plan.config, plan.folder
+    folder.write_json(
+        RunFolder.METRICS,
+        {
+            "run_id": folder.run_id,
+            "protocol": str(plan.protocol),
+            "split": inputs.variant,
+            "metrics": ev.metrics,
+            "outputs": ev.outputs,
+            "missing_test_videos": list(getattr(plan.ds, "missing", []) or []),
+            "per_type": ev.per_type,
+            "n_train": len(inputs.train_videos),
+            "n_test": len(inputs.test_videos),
+            "n_frames": int(len(ev.aligned.labels)),
+            "fit_s": fit_s,
+            "score_s": score_s,
+            "resumed": resumed,
+        },
+    )
+    row = make_row(
+        method=config["method"],
+        dataset=config["dataset"],
+        protocol=str(plan.protocol),
+        metrics=_row_metrics(ev.metrics),
+        run_id=folder.run_id,
+        split=inputs.variant,
+        backbone=str(inputs.record.get("backbone", "")),
+        feature_hash=str(inputs.record.get("feature_hash", "")),
+        seed=int(config["seed"]),
+        config_hash=plan.config_hash,
+        preset=config["preset"] or "",
+        fidelity=config["fidelity"],
+        selection=config["selection"],
+        epochs=config["method_config"].get("epochs"),
+        n_train=len(inputs.train_videos),
+        n_test=len(inputs.test_videos),
+        n_frames=int(len(ev.aligned.labels)),
+        fit_s=round(fit_s, 3),
+        score_s=round(score_s, 3),
+        device=config["device"],
+    )
+    folder.write_json(RunFolder.ROW, row)
+    if report:
+        from vadbench.report import write_run_report
+
+        write_run_report(
+            folder.path,
+            config={"run_id": folder.run_id, **config},
+            protocol=str(plan.protocol),
+            metrics=ev.metrics,
+            aligned=ev.aligned,
+            video_labels=inputs.video_labels,
+            branch_metrics=ev.outputs,
+            per_type=ev.per_type,
+        )
+    if leaderboard is not None:
+        from vadbench.leaderboard import append_row
+
+        append_row(leaderboard, row)
+    return row
 
 
 def run(
@@ -689,219 +1027,56 @@ def run(
     select_on_test: bool = False,
     protocol: str | None = None,
     features: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
     progress: bool = True,
     report: bool = True,
 ) -> RunResult:
-    """Train and evaluate ``method`` on ``dataset`` under its preset's protocol; write ``runs/<id>/`` + a row.
+    """Train and evaluate ``method`` on ``dataset``; write ``runs/<id>/`` + a row. Stages: :func:`plan_run`,
+    :func:`prepare_inputs`, :func:`fit_or_resume`, :func:`score_stage`, :func:`evaluate_stage`,
+    :func:`record_stage`.
 
-    ``overrides`` are method options on top of the preset; ``features`` are ``FeatureSpec`` fields on top of
-    the preset's; ``protocol`` replaces the preset's protocol (a section-13 name or a protocol string).
-    Returns a :class:`RunResult`.
+    ``overrides`` are method options on top of the preset; ``features`` / ``inputs`` are options of the
+    method's input kind on top of the preset's; ``protocol`` replaces the preset's protocol (a section-13
+    name or a protocol string). A failure after the planning leaves ``error.txt`` in the run folder and the
+    exception carries the run id (``err.run_id``). Returns a :class:`RunResult`.
     """
-    config, cls, proto = resolve_config(
+    plan = plan_run(
         method,
         dataset,
         root,
-        preset,
-        device,
-        seed,
-        epochs,
-        overrides,
+        runs_dir=runs_dir,
+        fresh=fresh,
+        progress=progress,
+        preset=preset,
+        device=device,
+        seed=seed,
+        epochs=epochs,
+        overrides=overrides,
         select_on_test=select_on_test,
         protocol=protocol,
         features=features,
+        inputs=inputs,
     )
-    chash = config_hash(config)
-    seed_ = int(config["seed"])
-    dev = str(config["device"])
-    _log(progress, f"[bold]run[/bold] {config['method']} on {config['dataset']} ({config['protocol']})")
-    ds = open_dataset(dataset, root, config["dataset_kwargs"])
-    # the run id also covers the data and the code: a re-run resumes only when all three are the same
-    from vadbench import __version__
-    from vadbench.leaderboard import git_commit
-
-    data_fp, code = data_fingerprint(ds), {"vadbench": __version__, "commit": git_commit()}
-    run_key = config_hash({"config": chash, "data": data_fp, "code": code})
-    run_id = f"{config['method']}-{config['dataset']}-{config['preset'] or 'default'}-{run_key[:8]}"
-    run_dir = Path(runs_dir) / run_id
-    if fresh and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    import yaml
-
-    header = {"run_id": run_id, "config_hash": chash, "data_fingerprint": data_fp, "code": code}
-    _atomic_write_text(run_dir / CONFIG_FILE, yaml.safe_dump({**header, **config}, sort_keys=False))
-    state = _read_state(run_dir)
-    if state.get("run_key") != run_key:
-        state = {}
-    state["run_key"] = run_key
-    _log(progress, f"run folder {run_dir}")
-
-    # split, inputs
-    variant = resolve_split_variant(
-        getattr(ds, "splits", ("test",)), cls.supervision, getattr(proto, "split", None)
-    )
-    split = ds.split(variant)
-    train_videos, test_videos = list(split.train), list(split.test)
-    if not test_videos:
-        raise DataError(f"dataset {config['dataset']!r} split {variant!r} has no test video")
-    table = ds.videos()
-    kind = cls.input_kind
-    spec = _feature_spec(config["features"]) if kind == "features" else None
-    train_inputs = test_inputs = None
-    if kind == "features":
-        train_inputs = load_feature_inputs(ds, train_videos, spec, dev, progress) if train_videos else {}
-        test_inputs = load_feature_inputs(ds, test_videos, spec, dev, progress)
-    elif kind == "tracks":
-        from vadbench.tracks import load_tracks
-
-        tr = dict(config["tracks"] or {})
-        train_inputs = load_tracks(ds, train_videos, device=dev, **tr) if train_videos else {}
-        test_inputs = load_tracks(ds, test_videos, device=dev, **tr)
-    train_samples = build_samples(kind, table, train_videos, train_inputs, train=True)
-    test_samples = build_samples(kind, table, test_videos, test_inputs, train=False, crops=str(proto.crops))
-    lengths = (
-        {v: int(test_inputs[v].shape[0]) for v in test_videos}  # type: ignore[index]
-        if kind == "features" and getattr(cls, "unit", "snippet16") == "snippet16"
-        else None
-    )
-    video_labels = {
-        str(v): int(lab)
-        for v, lab in zip(table["video"], table["label"], strict=True)
-        if v in set(test_videos)
-    }
-
-    def test_labels() -> dict[str, np.ndarray]:
-        return dict(ds.frame_labels(proto.gt, split=variant, videos=test_videos, lengths=lengths))
-
-    check_alignment(proto, test_samples, test_labels(), spec)
-
-    # fit (or resume)
-    m = cls(dict(config["method_config"]), device=dev, seed=seed_)
-    m.work_dir = run_dir / "work"
-    resumed: list[str] = []
-    ckpt = run_dir / CHECKPOINT_FILE
-    if state.get("fitted") and ckpt.is_file():
-        m.load(ckpt)
-        resumed.append("fit")
-        fit_s = float(state.get("fit_s", 0.0))
-        _log(progress, f"resumed the fitted model from {ckpt}")
-    elif state.get("fitted") and state.get("scored") and (run_dir / SCORES_FILE).is_file():
-        fit_s = float(state.get("fit_s", 0.0))  # a method without save(): reuse its scores, no refit needed
-        resumed.append("fit")
-    else:
-        if select_on_test:
-            m.test_evaluator = make_test_evaluator(m, test_samples, proto, test_labels(), video_labels)
-        seed_everything(seed_)
-        flat = [s for v in train_videos for s in train_samples[v]]
-        _log(progress, f"fit on {len(train_videos)} training videos ({len(flat)} samples)")
-        t0 = time.perf_counter()
-        m.fit(flat)
-        fit_s = time.perf_counter() - t0
-        m.test_evaluator = None
-        try:
-            m.save(ckpt)
-        except NotImplementedError:
-            _log(progress, f"{cls.name} does not support saving; a re-run will refit")
-        state.update(fitted=True, fit_s=fit_s, scored=False)
-        _write_state(run_dir, state)
-
-    # score (or resume)
-    scores_path, outputs_path = run_dir / SCORES_FILE, run_dir / OUTPUTS_FILE
-    if state.get("scored") and scores_path.is_file() and resumed:
-        scores = _load_npz(scores_path)
-        flat_out = _load_npz(outputs_path) if outputs_path.is_file() else {}
-        extra: dict[str, dict[str, np.ndarray]] = {}
-        for key, arr in flat_out.items():
-            name, _, video = key.partition("/")
-            extra.setdefault(name, {})[video] = arr
-        scores = {v: scores[v] for v in test_videos}
-        score_s = float(state.get("score_s", 0.0))
-        resumed.append("score")
-    else:
-        t0 = time.perf_counter()
-        scores, extra = score_videos(m, test_samples, progress=progress)
-        score_s = time.perf_counter() - t0
-        _atomic_savez(scores_path, scores)
-        _atomic_savez(outputs_path, {f"{k}/{v}": a for k, per in extra.items() for v, a in per.items()})
-        state.update(scored=True, score_s=score_s)
-        _write_state(run_dir, state)
-
-    # protocol + metrics
-    from vadbench.protocol import apply, evaluate_protocol
-
-    labels = test_labels()
-    metrics = dict(evaluate_protocol(proto, scores, labels, video_labels=video_labels))
-    aligned = apply(proto, scores, labels)
-    branch_metrics: dict[str, dict[str, Any]] = {}
-    for key, per_video in extra.items():
-        if all(
-            per_video[v].ndim == scores[v].ndim and per_video[v].shape[0] == scores[v].shape[0]
-            for v in test_videos
-            if v in per_video
-        ) and set(per_video) == set(test_videos):
-            branch_metrics[key] = dict(evaluate_protocol(proto, per_video, labels, video_labels=video_labels))
-    type_auc = per_type_auc(ds, aligned, labels, video_labels)
-    metrics_doc = {
-        "run_id": run_id,
-        "protocol": str(proto),
-        "split": variant,
-        "metrics": metrics,
-        "outputs": branch_metrics,
-        "missing_test_videos": list(getattr(ds, "missing", []) or []),
-        "per_type": type_auc,
-        "n_train": len(train_videos),
-        "n_test": len(test_videos),
-        "n_frames": int(len(aligned.labels)),
-        "fit_s": fit_s,
-        "score_s": score_s,
-        "resumed": resumed,
-    }
-    _atomic_write_text(run_dir / METRICS_FILE, json.dumps(_jsonable(metrics_doc), indent=2, allow_nan=True))
-
-    from vadbench.leaderboard import make_row
-
-    features = config["features"] or {}
-    row = make_row(
-        method=config["method"],
-        dataset=config["dataset"],
-        protocol=str(proto),
-        metrics=_row_metrics(metrics),
-        run_id=run_id,
-        split=variant,
-        backbone=str(features.get("backbone", "")),
-        feature_hash=str(getattr(spec, "hash", "")) if spec is not None else "",
-        seed=seed_,
-        config_hash=chash,
-        preset=config["preset"] or "",
-        selection=config["selection"],
-        epochs=config["method_config"].get("epochs"),
-        n_train=len(train_videos),
-        n_test=len(test_videos),
-        n_frames=int(len(aligned.labels)),
-        fit_s=round(fit_s, 3),
-        score_s=round(score_s, 3),
-        device=dev,
-    )
-    _atomic_write_text(run_dir / ROW_FILE, json.dumps(_jsonable(row), indent=2))
-    if report:
-        from vadbench.report import write_run_report
-
-        write_run_report(
-            run_dir,
-            config={"run_id": run_id, **config},
-            protocol=str(proto),
-            metrics=metrics,
-            aligned=aligned,
-            video_labels=video_labels,
-            branch_metrics=branch_metrics,
-            per_type=type_auc,
+    try:
+        ins = prepare_inputs(plan)
+        m, fit_s, resumed = fit_or_resume(plan, ins, select_on_test=select_on_test)
+        scores, outputs, score_s = score_stage(plan, m, ins, resumed)
+        ev = evaluate_stage(plan, ins, scores, outputs, getattr(m, "headline", "score"))
+        row = record_stage(
+            plan,
+            ins,
+            ev,
+            fit_s=fit_s,
+            score_s=score_s,
+            resumed=resumed,
+            report=report,
+            leaderboard=leaderboard,
         )
-    if leaderboard is not None:
-        from vadbench.leaderboard import append_row
-
-        append_row(leaderboard, row)
-    return RunResult(run_id, run_dir, row, metrics, resumed=resumed)
+    except Exception as err:
+        plan.folder.write_error(f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
+        err.run_id = plan.folder.run_id  # type: ignore[attr-defined]
+        raise
+    return RunResult(plan.folder.run_id, plan.folder.path, row, ev.metrics, resumed=resumed)
 
 
 def _row_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -912,6 +1087,46 @@ def _row_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in metrics.items():
         if canonical_metric(str(key)) is not None:
             out[key] = float(value) if isinstance(value, (int, float, np.number)) else value
+    return out
+
+
+# -- regression gate ------------------------------------------------------------------------------------
+
+
+def rerun_baselines(
+    baselines: Any,
+    leaderboard: str | os.PathLike[str],
+    *,
+    runs_dir: Any = "runs",
+    device: str = "cpu",
+    progress: bool = False,
+) -> list[RunResult]:
+    """Re-execute the run of every distinct (method, dataset, preset, seed, protocol) of a baseline frame
+    (:func:`vadbench.leaderboard.read_baselines`), appending the rows to ``leaderboard``: what
+    ``vadbench regress --rerun`` (``make regress``) checks, so the Makefile names no method."""
+    keys: list[tuple[str, str, str, Any, str]] = []
+    for rec in baselines.to_dict("records"):
+        seed = rec.get("seed")
+        seed = None if seed is None or (isinstance(seed, float) and np.isnan(seed)) else int(seed)
+        key = (rec["method"], rec["dataset"], rec.get("preset") or "", seed, rec["protocol"])
+        if key not in keys:
+            keys.append(key)
+    out = []
+    for method, dataset, preset, seed, protocol in keys:
+        _log(True, f"regress: re-running {method} on {dataset} (preset {preset or '-'}, seed {seed})")
+        out.append(
+            run_or_fail(
+                method,
+                dataset,
+                preset=preset or None,
+                seed=seed,
+                protocol=protocol,
+                leaderboard=leaderboard,
+                runs_dir=runs_dir,
+                device=device,
+                progress=progress,
+            )
+        )
     return out
 
 
@@ -928,6 +1143,7 @@ def failure_row(method: Any, dataset: Any, error: BaseException | str, **kwargs:
 
     text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     fields: dict[str, Any] = {"preset": kwargs.get("preset") or "", "protocol": "unresolved"}
+    run_id = getattr(error, "run_id", None)  # set by run() once the run folder exists: the same id
     try:
         names = ("root", "preset", "device", "seed", "epochs", "overrides")
         config, cls, proto = resolve_config(
@@ -937,19 +1153,24 @@ def failure_row(method: Any, dataset: Any, error: BaseException | str, **kwargs:
             select_on_test=bool(kwargs.get("select_on_test", False)),
             protocol=kwargs.get("protocol"),
             features=kwargs.get("features"),
+            inputs=kwargs.get("inputs"),
         )
-        chash = config_hash(config)
         fields.update(
             protocol=str(proto),
             seed=config["seed"],
-            config_hash=chash,
+            config_hash=config_hash(config),
             device=config["device"],
+            fidelity=config["fidelity"],
             selection=config["selection"],
             epochs=config["method_config"].get("epochs"),
-            run_id=f"{config['method']}-{config['dataset']}-{config['preset'] or 'default'}-{chash[:8]}",
         )
+        if run_id is None:  # the failure came before the run folder: derive the id as run() would
+            ds = open_dataset(dataset, kwargs.get("root"), config["dataset_kwargs"])
+            run_id = run_identity(config, ds)[0]
     except Exception:  # noqa: BLE001 - the failure may be in the resolution itself; record what is known
         pass
+    if run_id is not None:
+        fields["run_id"] = run_id
     method_name = method if isinstance(method, str) else getattr(method, "name", repr(method))
     return make_row(
         method=str(method_name),
@@ -1009,9 +1230,15 @@ def grid(
     if not pairs:
         raise ConfigError("grid: no (method, dataset) pair to run")
     results: list[RunResult] = []
+    inputs = dict(kwargs.pop("inputs", None) or {})
+
+    def job_kwargs(m: Any) -> dict[str, Any]:  # each method gets the input options of its own kind
+        kind = getattr(m, "input_kind", None)
+        return {**kwargs, "inputs": {kind: inputs[kind]} if kind in inputs else None}
+
     if executor == "local":
         for m, d in pairs:
-            results.append(run_or_fail(m, d, leaderboard=leaderboard, runs_dir=runs_dir, **kwargs))
+            results.append(run_or_fail(m, d, leaderboard=leaderboard, runs_dir=runs_dir, **job_kwargs(m)))
         return results
     import submitit
 
@@ -1020,13 +1247,14 @@ def grid(
     params = dict(slurm or {})
     ex.update_parameters(name="vadbench", **params)
     jobs = [
-        ex.submit(run_or_fail, m, d, leaderboard=leaderboard, runs_dir=runs_dir, **kwargs) for m, d in pairs
+        ex.submit(run_or_fail, m, d, leaderboard=leaderboard, runs_dir=runs_dir, **job_kwargs(m))
+        for m, d in pairs
     ]
     for (m, d), job in zip(pairs, jobs, strict=True):
         try:
             results.append(job.result())
         except Exception as err:  # noqa: BLE001 - the job itself died (killed, pickling, node failure)
-            row = failure_row(m, d, err, **kwargs)
+            row = failure_row(m, d, err, **job_kwargs(m))
             if leaderboard is not None:
                 from vadbench.leaderboard import append_row
 

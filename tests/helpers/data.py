@@ -315,3 +315,26 @@ def make_nwpu_campus(root: Path, *, media: bool = True, weak: bool = True) -> di
         "weak_train": ["train/D001_01", "test/D001_01", "test/D002_01"],
         "weak_test": ["train/D002_03", "test/D003_02"],
     }
+
+
+# --------------------------------------------------------------------------------------------- all datasets
+#: The datasets of each supervision that a method must run on with no preset (fake roots below).
+SUPERVISION_DATASETS: dict[str, tuple[str, ...]] = {
+    "weak": ("ucf-crime", "xd-violence", "shanghaitech"),
+    "semi": ("shanghaitech", "avenue", "ped2", "nwpu-campus"),
+    "zero-shot": ("ucf-crime", "xd-violence", "shanghaitech", "avenue", "ped2", "nwpu-campus"),
+}
+
+
+def make_fake_root(name: str, root: Path) -> Path:
+    """A small fake root of dataset ``name`` in its real release layout, with media (videos or frames)."""
+    makers = {
+        "ucf-crime": lambda r: make_ucf_crime(r),
+        "xd-violence": lambda r: make_xd_violence(r),
+        "shanghaitech": lambda r: make_shanghaitech(r),
+        "avenue": lambda r: make_avenue(r),
+        "ped2": lambda r: make_ped2(r),
+        "nwpu-campus": lambda r: make_nwpu_campus(r),
+    }
+    makers[name](root)
+    return root

@@ -5,7 +5,12 @@
 - ``name="ViT-B-16", pretrained="openai"``: the real model VadCLIP uses (downloaded by open_clip on a user's
   machine; QuickGELU is switched on when the pretrained tag asks for it, as OpenAI's weights need).
 - ``pretrained=<path>``: a local checkpoint (``.pt`` / ``.bin`` read with ``weights_only=True``, or
-  ``.safetensors``) loaded into the architecture ``name``.
+  ``.safetensors``, or OpenAI's own TorchScript release) loaded into the architecture ``name``. A state dict
+  does not say which activation its towers were trained with, so the activation is decided by, in order:
+  the explicit ``quick_gelu`` argument (or a ``*-quickgelu`` model name), the checkpoint's own record
+  (safetensors metadata ``quick_gelu`` / a ``"quick_gelu"`` entry of a torch dict, as
+  :func:`save_clip_checkpoint` writes; OpenAI's TorchScript files are QuickGELU); otherwise loading fails
+  with a message asking for ``quick_gelu`` (OpenAI weights: true) rather than guessing.
 - ``name="tiny"``: a registered open_clip config (``vadbench-tiny``: ViT width 64, 2 layers, patch 16 at
   64 px; text width 64, 2 layers, context 77, vocab 49408 so the real BPE tokenizer works) with random
   weights fixed by ``seed``. Nothing is ever downloaded for it.
@@ -45,12 +50,18 @@ TINY_CONFIG: dict[str, Any] = {
     "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
 }
 
+#: ``tiny512``: the tiny towers with a 512-d output (the width of ViT-B/16's embedding), so that methods on
+#: 512-d community features (VadCLIP's CLIP csv features) can be tested without the real model.
+TINY512 = "tiny512"
+TINY_CONFIGS: dict[str, dict[str, Any]] = {TINY: TINY_CONFIG, TINY512: {**TINY_CONFIG, "embed_dim": 512}}
+
 _REGISTER_LOCK = threading.Lock()
 _registered = False
 
 
 def register_tiny() -> str:
-    """Register :data:`TINY_CONFIG` with open_clip (once per process) and return its open_clip name.
+    """Register the tiny configs (:data:`TINY_CONFIGS`) with open_clip (once per process) and return the
+    open_clip name of ``tiny``.
 
     Example:
         >>> import open_clip
@@ -65,16 +76,20 @@ def register_tiny() -> str:
 
         # open_clip only registers configs from files: write the json into a private temporary folder.
         folder = Path(tempfile.mkdtemp(prefix="vadbench-openclip-"))
-        path = folder / f"{TINY_OPEN_CLIP_NAME}.json"
-        path.write_text(json.dumps(TINY_CONFIG))
-        open_clip.add_model_config(path)
+        for name, cfg in TINY_CONFIGS.items():
+            path = folder / f"vadbench-{name}.json"
+            path.write_text(json.dumps(cfg))
+        open_clip.add_model_config(folder)
         _registered = True
     return TINY_OPEN_CLIP_NAME
 
 
 def open_clip_name(name: str) -> str:
     """The open_clip model name of a backbone name (``tiny`` -> ``vadbench-tiny``; others unchanged)."""
-    return register_tiny() if name in (TINY, TINY_OPEN_CLIP_NAME) else name
+    if name in TINY_CONFIGS or name.removeprefix("vadbench-") in TINY_CONFIGS:
+        register_tiny()
+        return f"vadbench-{name.removeprefix('vadbench-')}"
+    return name
 
 
 def _quick_gelu_for(name: str, pretrained: str | None) -> bool:
@@ -85,19 +100,67 @@ def _quick_gelu_for(name: str, pretrained: str | None) -> bool:
     return bool(get_pretrained_cfg(name, pretrained).get("quick_gelu", False))
 
 
-def _load_local_checkpoint(model: Any, path: Path) -> None:
-    """Load a local state dict (``.safetensors`` or a torch file, read with ``weights_only=True``)."""
+def uses_quick_gelu(model: Any) -> bool:
+    """Whether a CLIP model's transformers use QuickGELU (``x * sigmoid(1.702 x)``, OpenAI's activation)."""
+    from open_clip.transformer import QuickGELU
+
+    return any(isinstance(m, QuickGELU) for m in model.modules())
+
+
+def save_clip_checkpoint(model: Any, path: str | os.PathLike[str]) -> Path:
+    """Save a CLIP model's weights as safetensors with its activation in the metadata (``quick_gelu``), so
+    :func:`load_clip` rebuilds the same towers from the file alone. Atomic."""
+    from safetensors.torch import save as save_bytes
+
+    from vadbench.atomic import atomic_write_bytes
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"quick_gelu": "true" if uses_quick_gelu(model) else "false", "format": "vadbench-clip"}
+    return atomic_write_bytes(path, save_bytes(state, metadata=meta))
+
+
+def _is_torchscript(path: Path) -> bool:
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as zf:
+        return any(n.split("/", 1)[-1].startswith("code/") for n in zf.namelist())
+
+
+def _read_local_checkpoint(path: Path) -> tuple[dict[str, Any], bool | None]:
+    """``(state dict, quick_gelu recorded by the file or None)``: safetensors (metadata), a torch dict
+    (``weights_only=True``; an optional ``"quick_gelu"`` entry) or OpenAI's TorchScript release
+    (QuickGELU)."""
     import torch
 
+    recorded: bool | None = None
     if path.suffix == ".safetensors":
+        from safetensors import safe_open
         from safetensors.torch import load_file
 
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+        if "quick_gelu" in meta:
+            recorded = meta["quick_gelu"].strip().lower() in ("1", "true", "yes")
         state = load_file(str(path))
+    elif _is_torchscript(path):
+        state = torch.jit.load(str(path), map_location="cpu").state_dict()  # OpenAI's clip release
+        recorded = True
     else:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "quick_gelu" in state:
+            recorded = bool(state["quick_gelu"])
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
-    state = {k.removeprefix("module."): v for k, v in state.items()}
+    return {k.removeprefix("module."): v for k, v in state.items()}, recorded
+
+
+def _load_local_checkpoint(model: Any, path: Path, state: dict[str, Any] | None = None) -> None:
+    """Load a local state dict (``.safetensors`` or a torch file, read with ``weights_only=True``)."""
+    if state is None:
+        state = _read_local_checkpoint(path)[0]
+    state = {k: v for k, v in state.items() if k not in ("input_resolution", "context_length", "vocab_size")}
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if k != "attn_mask"]
     if missing or unexpected:
@@ -132,12 +195,15 @@ def load_clip(
     device: str = "cpu",
     seed: int = 0,
     precision: str = "fp32",
+    quick_gelu: bool | None = None,
 ) -> tuple[Any, Any, Any]:
     """Build a CLIP model, its evaluation image transform and its tokenizer (all via open_clip).
 
     ``pretrained`` is ``None`` (random initialisation fixed by ``seed``), an open_clip tag (``"openai"``) or a
     path to a local checkpoint. The model is returned in ``eval()`` mode on ``device``. ``precision`` is an
     open_clip precision (``fp32``, ``fp16``, ``bf16``); VadCLIP runs fp16 on CUDA and fp32 on CPU.
+    ``quick_gelu``: the towers' activation (None: from the pretrained tag, or from a local checkpoint's
+    record; see the module doc).
 
     Example:
         >>> m1, _, _ = load_clip("tiny", seed=1)
@@ -164,12 +230,29 @@ def load_clip(
             local = candidate
         else:
             tag = str(pretrained)
-            if oc_name == TINY_OPEN_CLIP_NAME:
+            if oc_name.removeprefix("vadbench-") in TINY_CONFIGS:
                 raise ConfigError(f"the tiny CLIP has no pretrained tag ({tag!r}); use None or a local path")
             tags = open_clip.list_pretrained_tags_by_model(oc_name)
             if tag not in tags:
                 raise ConfigError(f"unknown pretrained tag {tag!r} for {oc_name}; known: {', '.join(tags)}")
 
+    state: dict[str, Any] | None = None
+    if quick_gelu is not None:
+        force_quick_gelu = bool(quick_gelu)
+    elif oc_name.endswith("-quickgelu"):
+        force_quick_gelu = True
+    elif local is not None:
+        state, recorded = _read_local_checkpoint(local)
+        if recorded is None:
+            raise ConfigError(
+                f"CLIP checkpoint {local}: a state dict does not record whether its towers use QuickGELU "
+                f"(OpenAI's weights) or GELU, and loading it into the wrong one gives wrong features with no "
+                f"error. Say it: quick_gelu=true for OpenAI weights (--feature quick_gelu=true), "
+                f"false otherwise, or save the model with vadbench.backbones.clip.save_clip_checkpoint"
+            )
+        force_quick_gelu = recorded
+    else:
+        force_quick_gelu = _quick_gelu_for(oc_name, tag)
     with torch.random.fork_rng(devices=[]), _quiet_random_init(tag is None):
         torch.manual_seed(seed)
         try:
@@ -178,7 +261,7 @@ def load_clip(
                 pretrained=tag,
                 device="cpu",
                 precision="fp32",
-                force_quick_gelu=_quick_gelu_for(oc_name, tag),
+                force_quick_gelu=force_quick_gelu,
             )
         except RuntimeError as err:
             if tag is not None:
@@ -188,7 +271,7 @@ def load_clip(
                 ) from None
             raise
     if local is not None:
-        _load_local_checkpoint(model, local)
+        _load_local_checkpoint(model, local, state)
     if precision in ("fp16", "bf16"):
         dtype = torch.float16 if precision == "fp16" else torch.bfloat16
         model = model.to(dtype=dtype)

@@ -224,17 +224,29 @@ class HFDetector:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, *, device: str = "cpu", **kwargs: Any) -> HFDetector:
-        """Load by Hugging Face id (cached / downloaded by transformers) or from a local folder."""
+        """Load from a local folder or a Hugging Face id already in the local cache. Nothing is downloaded
+        unless ``VADBENCH_ALLOW_DOWNLOAD=1``: an id that is not available locally fails at once with a
+        message saying how to provide the weights (no retries against an unreachable hub)."""
+        import os
+
         from transformers import AutoImageProcessor, AutoModelForObjectDetection
 
+        local_only = os.environ.get("VADBENCH_ALLOW_DOWNLOAD", "") not in ("1", "true", "yes")
         try:
-            processor = AutoImageProcessor.from_pretrained(str(name_or_path))
-            model = AutoModelForObjectDetection.from_pretrained(str(name_or_path))
+            processor = AutoImageProcessor.from_pretrained(str(name_or_path), local_files_only=local_only)
+            model = AutoModelForObjectDetection.from_pretrained(
+                str(name_or_path), local_files_only=local_only
+            )
         except OSError as err:
+            how = (
+                f"download it once where there is network (huggingface-cli download {name_or_path}, or run "
+                f"with VADBENCH_ALLOW_DOWNLOAD=1), or give a local folder with config.json, the weights and "
+                f"preprocessor_config.json (--tracks detector.model=/path/to/folder), or use the weight-free "
+                f"background-subtraction detector (--tracks preset=bgsub)"
+            )
             raise ConfigError(
-                f"could not load the detector {str(name_or_path)!r} (a Hugging Face id or a local folder "
-                f"with config.json, weights and preprocessor_config.json): {err}"
-            ) from err
+                f"detector weights {str(name_or_path)!r} are not available locally: {how}. ({err})"
+            ) from None
         return cls(model, processor, device=device, **kwargs)
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]:

@@ -132,6 +132,15 @@ def regress(
             "(exit 1).",
         ),
     ] = True,
+    rerun: Annotated[
+        bool,
+        typer.Option(
+            "--rerun/--no-rerun",
+            help="First re-execute the run of every baseline row (method, dataset, preset, seed, protocol "
+            "from the baseline file) on the CPU, appending to the first --results file.",
+        ),
+    ] = False,
+    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Run folders of --rerun.")] = Path("runs"),
 ) -> None:
     """The regression gate: exit 1 when a baseline metric fell by more than its tolerance or has no result.
 
@@ -149,8 +158,15 @@ def regress(
     console = Console()
     if not console.is_terminal:  # logs and CI: do not squeeze the table into 80 columns
         console = Console(width=160)
-    measured = lb.concat_results([lb.read_results(path) for path in results])
     base = lb.read_baselines(baseline)
+    if rerun and not base.empty:
+        from vadbench.runner import rerun_baselines
+
+        failed_runs = [r for r in rerun_baselines(base, results[0], runs_dir=runs_dir) if r.status != "ok"]
+        for r in failed_runs:
+            console.print(f"[red]run failed[/red] {_escape(r.run_id)}: {_escape(r.error.splitlines()[0])}",
+                          highlight=False)
+    measured = lb.concat_results([lb.read_results(path) for path in results])
     if base.empty:
         message = f"{baseline}: no baseline rows (header only): nothing to check"
         if not allow_empty:

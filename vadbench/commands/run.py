@@ -77,7 +77,10 @@ def register(apps: dict[str, typer.Typer]) -> None:
             typer.Option("--root", help="Dataset root (default: $VADBENCH_DATA/<name> or the card)."),
         ] = None,
         preset: Annotated[
-            str | None, typer.Option("--preset", "-p", help="Preset of methods/<method>/metafile.yaml.")
+            str | None,
+            typer.Option(
+                "--preset", "-p", help="Preset of the method's metafile.yaml (none: the code defaults)."
+            ),
         ] = None,
         device: Annotated[str, typer.Option(help="auto, cpu or cuda[:i].")] = "auto",
         seed: Annotated[int | None, typer.Option(help="Seed (default: the preset's, else 0).")] = None,
@@ -94,7 +97,21 @@ def register(apps: dict[str, typer.Typer]) -> None:
             list[str] | None, typer.Option("--set", help="Method option key=value (repeatable).")
         ] = None,
         feature: Annotated[
-            list[str] | None, typer.Option("--feature", help="Feature-spec field key=value, e.g. tail=pad.")
+            list[str] | None,
+            typer.Option(
+                "--feature",
+                help="Feature option key=value: a FeatureSpec field (tail=pad, crops=center) or community "
+                "files "
+                "(source=rtfm-i3d|deepmil-i3d|xd-i3d|xd-vggish|vadclip-clip, root=DIR, list=FILE).",
+            ),
+        ] = None,
+        tracks: Annotated[
+            list[str] | None,
+            typer.Option("--tracks", help="Tracks option key=value (preset=bgsub, detector.threshold=30)."),
+        ] = None,
+        clips: Annotated[
+            list[str] | None,
+            typer.Option("--clips", help="Clips option key=value (window=16, stride=8, frames=8)."),
         ] = None,
         fresh: Annotated[
             bool, typer.Option("--fresh", help="Ignore an earlier run of this config; refit.")
@@ -122,6 +139,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
             runs_dir=runs_dir,
             overrides=_parse_sets(set_),
             features=_parse_sets(feature, "--feature"),
+            inputs={"tracks": _parse_sets(tracks, "--tracks"), "clips": _parse_sets(clips, "--clips")},
             fresh=fresh,
             select_on_test=select_on_test,
             protocol=protocol,
@@ -157,7 +175,13 @@ def register(apps: dict[str, typer.Typer]) -> None:
         timeout_min: Annotated[int, typer.Option(help="Slurm time limit per job (minutes).")] = 600,
         gpus: Annotated[int, typer.Option(help="GPUs per Slurm job.")] = 0,
         feature: Annotated[
-            list[str] | None, typer.Option("--feature", help="Feature-spec field key=value (every run).")
+            list[str] | None, typer.Option("--feature", help="Feature option key=value (every run).")
+        ] = None,
+        tracks: Annotated[
+            list[str] | None, typer.Option("--tracks", help="Tracks option key=value (every tracks run).")
+        ] = None,
+        clips: Annotated[
+            list[str] | None, typer.Option("--clips", help="Clips option key=value (every clips run).")
         ] = None,
         fresh: Annotated[bool, typer.Option("--fresh", help="Refit every run.")] = False,
         progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
@@ -186,6 +210,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
             root=root_,
             protocol=protocol,
             features=_parse_sets(feature, "--feature"),
+            inputs={"tracks": _parse_sets(tracks, "--tracks"), "clips": _parse_sets(clips, "--clips")},
             device=device,
             seed=seed,
             epochs=epochs,
@@ -220,15 +245,16 @@ def register(apps: dict[str, typer.Typer]) -> None:
         from vadbench.runner import method_presets
 
         table = Table(title="methods", title_justify="left")
-        for col in ("method", "supervision", "inputs", "unit", "presets (dataset: names)"):
+        for col in ("method", "supervision", "inputs", "unit", "fidelity", "presets (dataset: names)"):
             table.add_column(col)
         for name in METHODS.names():
             try:
                 cls = METHODS.get(name)
             except Exception as err:  # noqa: BLE001 - one broken plugin must not hide the others
-                table.add_row(name, "[red]error[/red]", "", "", f"{type(err).__name__}: {err}"[:100])
+                table.add_row(name, "[red]error[/red]", "", "", "", f"{type(err).__name__}: {err}"[:100])
                 continue
             presets = method_presets(name)
             text = "; ".join(f"{ds}: {', '.join(names)}" for ds, names in presets.items()) or "-"
-            table.add_row(name, cls.supervision, cls.input_kind, getattr(cls, "unit", ""), text)
+            table.add_row(name, cls.supervision, cls.input_kind, getattr(cls, "unit", ""),
+                          getattr(cls, "fidelity", ""), text)
         Console().print(table)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,29 +90,17 @@ class Report:
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (tmp file in the same folder, then ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` to ``path`` atomically (:func:`vadbench.atomic.atomic_write_bytes`)."""
+    from vadbench.atomic import atomic_write_bytes as write
+
+    write(path, data)
 
 
 def atomic_save_npy(path: str | os.PathLike[str], array: Any) -> None:
-    """``np.save`` to ``path`` atomically (the exact name is kept: no ``.npy`` is appended)."""
-    import io
+    """``np.save`` to ``path`` atomically (:func:`vadbench.atomic.atomic_save_npy`; no ``.npy`` appended)."""
+    from vadbench.atomic import atomic_save_npy as save
 
-    import numpy as np
-
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    atomic_write_bytes(path, buf.getvalue())
+    save(path, array)
 
 
 def read_text_lines(path: str | os.PathLike[str]) -> list[tuple[int, str]]:

@@ -182,6 +182,24 @@ def get(dataset: str, name: str) -> Convention:
         raise ConfigError(f"unknown ground-truth convention {name!r} for {dataset}; known: {known}") from None
 
 
+def length_rule(dataset: str, name: str) -> str:
+    """What fixes the label length of convention ``name`` on ``dataset`` (``n``, ``16T``, ``16ceil``,
+    ``mask``, ``mixed``); a dataset without its own conventions (the synthetic set, plugins) uses the
+    first dataset's convention of that name.
+
+    >>> length_rule("synthetic", "rtfm"), length_rule("ucf-crime", "deepmil")
+    ('16ceil', '16T')
+    """
+    if (dataset, name) in CONVENTIONS:
+        return CONVENTIONS[(dataset, name)].length
+    for (_, other), conv in CONVENTIONS.items():
+        if other == name:
+            return conv.length
+    from vadbench.errors import ConfigError
+
+    raise ConfigError(f"unknown ground-truth convention {name!r}")
+
+
 def names(dataset: str) -> tuple[str, ...]:
     """The convention names of ``dataset``."""
     return tuple(n for d, n in CONVENTIONS if d == dataset)

@@ -49,6 +49,7 @@ META_COLUMNS: tuple[str, ...] = (
     "seed",
     "config_hash",
     "preset",
+    "fidelity",
     "selection",
     "epochs",
     "n_train",
@@ -78,6 +79,8 @@ INT_COLUMNS: frozenset[str] = frozenset({"seed", "epochs", "n_train", "n_test", 
 FLOAT_COLUMNS: frozenset[str] = frozenset({"fit_s", "score_s"})
 
 SOURCES: tuple[str, ...] = ("vadbench", "paper")
+#: ``fidelity`` values (the method class's): code, paper, reconstruction; blank for older rows.
+FIDELITIES: tuple[str, ...] = ("code", "paper", "reconstruction")
 #: ``status`` values: ``ok`` (metrics valid) or ``failed`` (``error`` holds the message).
 STATUSES: tuple[str, ...] = ("ok", "failed")
 #: ``selection`` values (protocols.md section 12); blank reads as ``none``.
@@ -86,7 +89,10 @@ SELECTIONS: tuple[str, ...] = ("none", "test")
 _ROW_DEFAULTS: dict[str, str] = {"source": "vadbench", "status": "ok", "selection": "none"}
 
 PUBLISHED_COLUMNS: tuple[str, ...] = ("method", "dataset", "split", "metric", "value", "source", "notes")
-BASELINE_COLUMNS: tuple[str, ...] = ("method", "dataset", "protocol", "metric", "value", "tolerance", "notes")
+#: ``preset`` / ``seed`` (optional) say how ``vadbench regress --rerun`` re-executes the baseline's run.
+BASELINE_COLUMNS: tuple[str, ...] = (
+    "method", "dataset", "protocol", "metric", "value", "tolerance", "notes", "preset", "seed"
+)
 REQUIRED_BASELINE_COLUMNS: tuple[str, ...] = ("method", "dataset", "protocol", "metric", "value")
 #: Tolerance of a baseline row in percentage points when its ``tolerance`` cell is blank.
 DEFAULT_TOLERANCE = 0.5

@@ -47,6 +47,16 @@ def _check_columns(
         raise DataError(f"{path}: line 1: missing required column(s) {missing}; expected {list(expected)}")
 
 
+def _seed_cell(path: Path, line: int, cell: str) -> int | None:
+    text = (cell or "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise DataError(f"{path}: line {line}: column 'seed': expected an integer, found {text!r}") from None
+
+
 def _check_not_blank(path: Path, line: int, row: Mapping[str, str], columns: Sequence[str]) -> None:
     for column in columns:
         if not row[column].strip():
@@ -162,6 +172,8 @@ def read_baselines(path: str | os.PathLike[str]) -> pd.DataFrame:
                 "value": value,
                 "tolerance": tolerance,
                 "notes": row.get("notes", ""),
+                "preset": row.get("preset", "").strip(),
+                "seed": _seed_cell(path, line, row.get("seed", "")),
                 "_line": line,
             }
         )

@@ -52,9 +52,9 @@ def render_markdown(tables: Sequence[BoardTable]) -> str:
     _Values in percent...
     ### ubnormal
     <BLANKLINE>
-    | method | source | split | protocol | selection | auc_frame | note |
-    |---|---|---|---|---|---:|---|
-    | vadclip | paper [1] | test | – |  | 62.32 | protocol not comparable / variant not stated (auc_frame) |
+    | method | source | fidelity | split | protocol | selection | auc_frame | note |
+    |---|---|---|---|---|---|---:|---|
+    | vadclip | paper [1] | – | test | – |  | 62.32 | protocol not comparable / variant not stated ...
     ...
     """
     lines = [
@@ -72,13 +72,14 @@ def render_markdown(tables: Sequence[BoardTable]) -> str:
                 "protocol id."
             )
             lines.append("")
-        header = ["method", "source", "split", "protocol", "selection", *table.metrics, "note"]
+        header = ["method", "source", "fidelity", "split", "protocol", "selection", *table.metrics, "note"]
         lines.append("| " + " | ".join(_md_escape(h) for h in header) + " |")
-        lines.append("|" + "|".join(["---"] * 5 + ["---:"] * len(table.metrics) + ["---"]) + "|")
+        lines.append("|" + "|".join(["---"] * 6 + ["---:"] * len(table.metrics) + ["---"]) + "|")
         for row in table.rows:
             cells = [
                 row.method,
                 _source_label(row, table),
+                row.fidelity or "–",
                 row.split or "–",
                 row.protocol_id or "–",
                 LEAK_FLAG if row.test_selected else "",
@@ -104,8 +105,8 @@ def render_csv(tables: Sequence[BoardTable]) -> str:
     >>> from vadbench.paths import PROJECT_ROOT
     >>> published = read_published(PROJECT_ROOT / "leaderboards" / "published.csv")
     >>> text = render_csv(build_tables(None, published, dataset="ubnormal"))
-    >>> text.splitlines()[1].split(",")[:4]
-    ['ubnormal', 'vadclip', 'paper', 'Papers with Code results listing for VadCLIP (third-party)']
+    >>> text.splitlines()[1].split(",")[:5]
+    ['ubnormal', 'vadclip', 'paper', '', 'Papers with Code results listing for VadCLIP (third-party)']
     """
     metrics = _metric_order(m for t in tables for m in t.metrics)
     buffer = io.StringIO()
@@ -115,6 +116,7 @@ def render_csv(tables: Sequence[BoardTable]) -> str:
             "dataset",
             "method",
             "source",
+            "fidelity",
             "reference",
             "split",
             "protocol_id",
@@ -133,6 +135,7 @@ def render_csv(tables: Sequence[BoardTable]) -> str:
                     table.dataset,
                     row.method,
                     row.source,
+                    row.fidelity,
                     " / ".join(row.references),
                     row.split,
                     row.protocol_id,
@@ -175,7 +178,7 @@ def render_html(tables: Sequence[BoardTable]) -> str:
                 f'<p class="nc">⚠ {len(table.protocols)} different protocols: rows are comparable only '
                 "within one protocol id.</p>"
             )
-        header = ["method", "source", "split", "protocol", "selection", *table.metrics, "note"]
+        header = ["method", "source", "fidelity", "split", "protocol", "selection", *table.metrics, "note"]
         parts.append("<table>")
         parts.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
         for row in table.rows:
@@ -185,6 +188,7 @@ def render_html(tables: Sequence[BoardTable]) -> str:
             parts.append(
                 "<tr>"
                 + f"<td>{esc(row.method)}</td><td>{esc(_source_label(row, table))}</td>"
+                + f"<td>{esc(row.fidelity or '–')}</td>"
                 + f"<td>{esc(row.split or '–')}</td><td>{esc(row.protocol_id or '–')}</td><td>{leak}</td>"
                 + "".join(f'<td class="num">{esc(_cell(row, m))}</td>' for m in table.metrics)
                 + f"<td{css}>{esc(note)}</td></tr>"

@@ -49,6 +49,7 @@ class BoardRow:
     notes: str
     values: dict[str, float]  # metric -> percent (counts as counts)
     run_id: str = ""
+    fidelity: str = ""  # code / paper / reconstruction (measured rows; blank for older rows and papers)
 
 
 @dataclasses.dataclass
@@ -91,6 +92,7 @@ def _measured_rows(results: pd.DataFrame, dataset: str | None, all_runs: bool) -
             notes=f"preset {preset}" if preset else "",
             values=values,
             run_id=record.get("run_id", ""),
+            fidelity="" if _is_missing(record.get("fidelity")) else str(record.get("fidelity", "")),
         )
         out.append((record["dataset"], row))
     return out

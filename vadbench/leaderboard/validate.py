@@ -19,6 +19,7 @@ from vadbench.errors import ConfigError
 from vadbench.leaderboard.columns import (
     _ROW_DEFAULTS,
     COUNT_METRICS,
+    FIDELITIES,
     FLOAT_COLUMNS,
     INT_COLUMNS,
     META_COLUMNS,
@@ -101,6 +102,10 @@ def _check_choices(row: dict[str, Any], where: str, err: type[Exception]) -> Non
         raise err(f"{where}: column 'source': expected one of {list(SOURCES)}, found {row['source']!r}")
     if row["status"] not in STATUSES:
         raise err(f"{where}: column 'status': expected one of {list(STATUSES)}, found {row['status']!r}")
+    fidelity = row.get("fidelity")
+    if fidelity not in (None, "") and fidelity not in FIDELITIES:
+        allowed = list(FIDELITIES)
+        raise err(f"{where}: column 'fidelity': expected one of {allowed} or blank, found {fidelity!r}")
     selection = row["selection"]
     if selection not in SELECTIONS:
         raise err(f"{where}: column 'selection': expected one of {list(SELECTIONS)}, found {selection!r}")

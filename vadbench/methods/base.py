@@ -137,8 +137,9 @@ class FramesSample(Sample):
 class ClipsSample(Sample):
     """One video cut into windows: ``windows`` ``(K, 2)`` int ``[start, stop)`` frame ranges of
     ``window_frames`` (W) frames every ``stride`` (S) frames, and ``frame_index`` ``(K, F)`` the frames
-    sampled in each window (see :func:`vadbench.inputs.clip_windows`). The same scheme is used for training
-    and test samples; the method returns one score per window (``unit=clip``) and the protocol expands them.
+    sampled in each window (see :func:`vadbench.video.sampling.clip_windows`). The same scheme is used for
+    training and test samples; the method returns one score per window (``unit=clip``) and the protocol
+    expands them.
     """
 
     windows: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
@@ -465,6 +466,14 @@ class Method(ABC):
     def contract_config(cls) -> dict[str, Any]:
         """Options for the contract test (``tests/test_method_contract.py``): fit the tiny synthetic set in
         seconds on a CPU. Default: the code defaults."""
+        return {}
+
+    @classmethod
+    def default_inputs(cls, cfg: Any) -> dict[str, dict[str, Any]]:
+        """Input options that follow from the method's config (e.g. VadCLIP: features from the CLIP model its
+        text tower uses), per input kind; presets and ``--feature`` / ``--tracks`` / ``--clips`` override
+        them.
+        Default: none (the input kind's own defaults)."""
         return {}
 
     @property

@@ -122,3 +122,29 @@ def iter_snippets(
         [(16, 8, 8, 3), (16, 8, 8, 3)]
     """
     return iter_clips(reader, length=length, stride=stride, step=1, tail=tail)
+
+
+def clip_windows(n_frames: int, window: int, stride: int, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(windows (K, 2) [start, stop), frame_index (K, F))`` of a video of ``n_frames`` frames: starts
+    0, S, 2S, ... while a full window fits, plus a last window ending at the last frame when the video is not
+    covered; a video shorter than W gives one window ``[0, n)``. The one home of the clip scheme (inputs and
+    the protocol's ``window_mean`` / ``window_max`` expansion both use it).
+
+    >>> w, f = clip_windows(10, window=4, stride=4, frames=2)
+    >>> w.tolist(), f.tolist()
+    ([[0, 4], [4, 8], [6, 10]], [[0, 3], [4, 7], [6, 9]])
+    """
+    if n_frames < 1:
+        raise ValueError(f"clip_windows: a video needs at least one frame, got n_frames={n_frames}")
+    w = min(int(window), int(n_frames))
+    starts = list(range(0, n_frames - w + 1, int(stride)))
+    if starts[-1] + w < n_frames:
+        starts.append(n_frames - w)
+    windows = np.array([[s, s + w] for s in starts], dtype=np.int64)
+    f = min(int(frames), w)
+    if f == 1:
+        offsets = np.array([w // 2], dtype=np.int64)
+    else:  # evenly spread, first and last frame of the window included
+        offsets = np.round(np.linspace(0, w - 1, f)).astype(np.int64)
+    frame_index = windows[:, :1] + offsets[None, :]
+    return windows, frame_index

@@ -40,33 +40,34 @@ def write_video(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     codec = codec or DEFAULT_CODECS.get(path.suffix.lower(), "libx264")
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    rate = Fraction(fps).limit_denominator(1001)
-    with av.open(str(tmp), mode="w") as container:
-        stream = None
-        for frame in frames:
-            frame = np.ascontiguousarray(frame, dtype=np.uint8)
+    from vadbench.atomic import atomic_path
+
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        rate = Fraction(fps).limit_denominator(1001)
+        with av.open(str(tmp), mode="w") as container:
+            stream = None
+            for frame in frames:
+                frame = np.ascontiguousarray(frame, dtype=np.uint8)
+                if stream is None:
+                    if codec in ("libx264", "mpeg4", "libvpx") and (frame.shape[0] % 2 or frame.shape[1] % 2):
+                        raise ValueError(
+                            f"write_video({path}): {codec} with yuv420p needs an even width and height, got "
+                            f"{frame.shape[1]}x{frame.shape[0]}"
+                        )
+                    stream = container.add_stream(codec, rate=rate)
+                    stream.height, stream.width = frame.shape[0], frame.shape[1]
+                    stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+                    opts = dict(options or {})
+                    if crf is not None and codec == "libx264":
+                        opts.setdefault("crf", str(crf))
+                    if opts:
+                        stream.options = opts
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                    container.mux(packet)
             if stream is None:
-                if codec in ("libx264", "mpeg4", "libvpx") and (frame.shape[0] % 2 or frame.shape[1] % 2):
-                    raise ValueError(
-                        f"write_video({path}): {codec} with yuv420p needs an even width and height, got "
-                        f"{frame.shape[1]}x{frame.shape[0]}"
-                    )
-                stream = container.add_stream(codec, rate=rate)
-                stream.height, stream.width = frame.shape[0], frame.shape[1]
-                stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
-                opts = dict(options or {})
-                if crf is not None and codec == "libx264":
-                    opts.setdefault("crf", str(crf))
-                if opts:
-                    stream.options = opts
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                raise ValueError(f"write_video({path}): no frames given")
+            for packet in stream.encode():
                 container.mux(packet)
-        if stream is None:
-            raise ValueError(f"write_video({path}): no frames given")
-        for packet in stream.encode():
-            container.mux(packet)
-    os.replace(tmp, path)
     return path
 
 
@@ -81,14 +82,15 @@ def write_frames(
     """Save frames as ``folder/<pattern.format(i)>.<ext>`` (ShanghaiTech style ``000.jpg`` by default)."""
     from PIL import Image
 
+    from vadbench.atomic import atomic_path
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for i, frame in enumerate(frames, start=start):
         target = folder / f"{pattern.format(i)}.{ext}"
-        tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
         kwargs = {"quality": quality} if ext.lower() in ("jpg", "jpeg") else {}
-        Image.fromarray(np.asarray(frame, dtype=np.uint8)).save(tmp, format=_pil_format(ext), **kwargs)
-        os.replace(tmp, target)
+        with atomic_path(target, suffix=target.suffix) as tmp:
+            Image.fromarray(np.asarray(frame, dtype=np.uint8)).save(tmp, format=_pil_format(ext), **kwargs)
     return folder
 
 

@@ -1,6 +1,6 @@
 """VadCLIP (Wu et al., AAAI 2024): weakly supervised VAD on frozen CLIP features.
 
-Card: ``methods/vadclip/README.md``.
+Card: ``vadbench/methods/vadclip/README.md`` (beside ``metafile.yaml``).
 
 Modules: :mod:`.torch_model` (nn.Modules), :mod:`.losses`, :mod:`.lengths` (training / test length handling),
 :mod:`.classes` (class lists), :mod:`.method` (the :class:`VadCLIP` Method).

@@ -3,7 +3,8 @@
 The one place these lists live (spec ``vadclip.md`` section 3.2). Index 0 is always the normal class: the
 losses read ``label[:, 0]`` as "normal" and the A-branch score is ``1 - softmax[:, 0]``.
 
-Decision (documented in ``methods/vadclip/README.md``): a training sample is normal when its video label is 0,
+Decision (documented on the card ``vadbench/methods/vadclip/README.md``): a training sample is normal when
+its video label is 0,
 whatever its ``classes`` say (``()``, ``("normal",)``, ``("Normal",)`` and ``("A",)`` are all accepted); an
 abnormal sample (label 1) takes its class(es) from ``classes``. Names are matched case-, space- and
 underscore-insensitively, XD-Violence codes (``B4``, ``B2-G-0``) are expanded, ``0`` padding codes ignored.

@@ -73,6 +73,7 @@ class VadCLIPConfig:
     sim_threshold: float = 0.7
     clip_model: str = "ViT-B-16"
     clip_pretrained: str | None = "openai"
+    clip_quick_gelu: bool | None = None  # activation for a local CLIP checkpoint (None: the tag's / file's)
     distance_adjacency: Literal["code", "paper"] = "code"  # code: exp(-|i-j|/e); paper: softmax, sigma=1
     window_mode: Literal["non_overlapping", "overlapping"] = "non_overlapping"  # overlapping: reconstruction
     gcn: Literal["code", "paper"] = "code"  # code: two 2-layer paths + linear; paper: one concatenated layer
@@ -137,7 +138,9 @@ def build_model(cfg: dict[str, Any], device: str = "cpu", seed: int = 0) -> Any:
     names = resolve_class_list(cfg["classes"])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        clip, _, tokenizer = load_clip(cfg["clip_model"], cfg["clip_pretrained"], "cpu", seed)
+        clip, _, tokenizer = load_clip(
+            cfg["clip_model"], cfg["clip_pretrained"], "cpu", seed, quick_gelu=cfg.get("clip_quick_gelu")
+        )
         tokens = tokenizer(list(names))
         out_dim = _projection_dim(clip)
         model = VadCLIPModel(
@@ -209,6 +212,14 @@ class VadCLIP(TorchMethod):
             "layers": 1,
             "visual_length": 32,
         }
+
+    @classmethod
+    def default_inputs(cls, cfg: Any) -> dict[str, dict[str, Any]]:
+        """Features of the CLIP image tower that matches the text tower (``clip_model`` /
+        ``clip_pretrained``), 16-frame snippets averaged, as the official features (the crops follow the
+        protocol's crop rule: 10 for UCF-Crime, 5 for XD-Violence)."""
+        return {"features": {"backbone": cfg.clip_model, "pretrained": cfg.clip_pretrained, "snippet": 16,
+                             "reduce": "mean", "quick_gelu": cfg.clip_quick_gelu}}
 
     # -- properties ------------------------------------------------------------------------------------------
     @property
