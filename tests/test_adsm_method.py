@@ -93,7 +93,7 @@ def test_scoring_is_reproducible_and_survives_save_load(fitted, world, tmp_path)
     a = fitted.score(test)
     assert np.array_equal(a, fitted.score(test))  # one noise draw per clip, seeded by (seed, video)
     path = fitted.save(tmp_path / "adsm.safetensors")
-    b = ADSM(TINY, seed=0).load(path).score(test)
+    b = ADSM(TINY, seed=5).load(path).score(test)  # the inference seed comes with the state
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 

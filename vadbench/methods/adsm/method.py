@@ -154,6 +154,8 @@ class ADSM(TorchMethod):
         self.scenes: list[str] = []
         self._runs: list[ObjectRun] = []
         self._windows: list[tuple[int, int]] = []
+        #: Seeds the noise draw per clip at inference; saved with the state (a loaded model scores the same).
+        self.inference_seed = self.seed
 
     @classmethod
     def contract_config(cls) -> dict[str, Any]:
@@ -326,7 +328,7 @@ class ADSM(TorchMethod):
         if self.model is None:
             raise RuntimeError("ADSM: fit or load the model before scoring")
         sigmas = inference_sigmas(cfg.levels, cfg.sigma_min, cfg.sigma_max)
-        digest = int(hashlib.sha256(f"{self.seed}:{video}".encode()).hexdigest()[:12], 16)
+        digest = int(hashlib.sha256(f"{self.inference_seed}:{video}".encode()).hexdigest()[:12], 16)
         gen = torch.Generator().manual_seed(digest)
         items = [
             (r, int(st)) for r, run in enumerate(runs) for st in run.starts(cfg.clip_len, cfg.test_stride)
@@ -371,7 +373,7 @@ class ADSM(TorchMethod):
         cfg = self.cfg
         sigmas = inference_sigmas(cfg.levels, cfg.sigma_min, cfg.sigma_max)
         gen = torch.Generator().manual_seed(
-            int(hashlib.sha256(f"dsm:{self.seed}:{video}".encode()).hexdigest()[:12], 16)
+            int(hashlib.sha256(f"dsm:{self.inference_seed}:{video}".encode()).hexdigest()[:12], 16)
         )
         out = []
         self.model.eval()
@@ -438,7 +440,8 @@ class ADSM(TorchMethod):
         super().load_state_dict(state)
 
     def extra_state(self) -> dict[str, Any]:
-        return {"scenes": list(self.scenes)}
+        return {"scenes": list(self.scenes), "inference_seed": self.inference_seed}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.scenes = [str(s) for s in state.get("scenes", [])]
+        self.inference_seed = int(state.get("inference_seed", self.seed))
