@@ -117,6 +117,7 @@ METHODS.add("frame-diff", "vadbench.methods.baselines.frame_diff:FrameDiff")
 METHODS.add("knn", "vadbench.methods.baselines.knn:KNN")
 METHODS.add("mil", "vadbench.methods.baselines.mil:MIL")
 METHODS.add("copra", "vadbench.methods.copra:Copra")
+METHODS.add("adsm", "vadbench.methods.adsm:ADSM", aliases=("score-matching",))
 
 BACKBONES.add("clip", "vadbench.backbones.clip:load_clip")
 BACKBONES.add("vlm", "vadbench.backbones.vlm:VLM")
