@@ -189,3 +189,35 @@ def test_run_and_grid_take_results_option() -> None:
     for cmd in (("run", "--help"), ("grid", "--help")):
         out = invoke(*cmd).output
         assert "--results" in out and "runs/results.csv" in out
+
+
+# -- 4. seeds and repeats are visible -----------------------------------------------------------------------
+def test_gate_compares_like_with_like_seed() -> None:
+    import pandas as pd
+
+    from vadbench import leaderboard as lb
+
+    res = pd.DataFrame({
+        "method": ["m", "m"], "dataset": ["d", "d"], "protocol": ["p", "p"], "status": ["ok", "ok"],
+        "source": ["vadbench"] * 2, "timestamp": ["2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00"],
+        "run_id": ["r0", "r1"], "preset": ["tiny", "tiny"], "seed": [0, 1], "auc_micro": [0.60, 0.80],
+    })
+    base = pd.DataFrame({"method": ["m"], "dataset": ["d"], "protocol": ["p"], "metric": ["auc_micro"],
+                         "value": [60.0], "tolerance": [1.0], "_line": [2], "preset": ["tiny"], "seed": [0]})
+    (check,) = lb.regress(res, base)
+    assert (check.status, check.run_id) == ("ok", "r0")  # the seed-0 run, not the later seed-1 one
+    (check,) = lb.regress(res[res["seed"] == 1], base)
+    assert check.status == "missing" and "seed 0" in check.detail
+
+
+def test_rerun_of_an_identical_config_is_reported_not_appended(tmp_path: Path) -> None:
+    from vadbench.leaderboard import read_results
+    from vadbench.runner import run
+
+    results = tmp_path / "results.csv"
+    kwargs = dict(leaderboard=results, runs_dir=tmp_path / "runs", progress=False, report=False)
+    first = run("random", "synthetic", **kwargs)
+    again = run("random", "synthetic", **kwargs)
+    assert first.appended and not again.appended
+    assert again.run_id == first.run_id and set(again.resumed) >= {"fit", "score"}
+    assert len(read_results(results)) == 1

@@ -65,6 +65,9 @@ class RunResult:
     error: str = ""
     #: Stages reused from an earlier run of the same config (``fit``, ``score``).
     resumed: list[str] = field(default_factory=list)
+    #: Whether the row was appended to the results file (a re-run of an identical config that already has
+    #: its ok row there is reported, not appended twice).
+    appended: bool = True
 
 
 # -- small helpers --------------------------------------------------------------------------------------
@@ -1030,11 +1033,23 @@ def record_stage(
             beside=baseline_rows(config["dataset"], protocol, preset_name, None, sources),
             floor=floor_for(config["dataset"], protocol, preset_name),
         )
-    if leaderboard is not None:
+    if leaderboard is not None and not _already_recorded(leaderboard, folder.run_id, resumed):
         from vadbench.leaderboard import append_row
 
         append_row(leaderboard, row)
+        row["_appended"] = True
     return row
+
+
+def _already_recorded(results: Any, run_id: str, resumed: Sequence[str]) -> bool:
+    """Whether ``results`` already holds the ok row of this identical run (same config, data and code: the
+    same ``run_id``) that was fully reused now (``fit`` and ``score``)."""
+    if not {"fit", "score"} <= set(resumed) or not Path(results).is_file():
+        return False
+    from vadbench.leaderboard import read_results
+
+    table = read_results(results)
+    return bool(((table["run_id"] == run_id) & (table["status"] == "ok")).any())
 
 
 def run(
@@ -1104,7 +1119,9 @@ def run(
         plan.folder.write_error(f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
         err.run_id = plan.folder.run_id  # type: ignore[attr-defined]
         raise
-    return RunResult(plan.folder.run_id, plan.folder.path, row, ev.metrics, resumed=resumed)
+    appended = bool(row.pop("_appended", False))
+    folder = plan.folder
+    return RunResult(folder.run_id, folder.path, row, ev.metrics, resumed=resumed, appended=appended)
 
 
 def _row_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:

@@ -165,7 +165,11 @@ def register(apps: dict[str, typer.Typer]) -> None:
             progress=progress,
         )
         _print_metrics(result, leaderboard)
-        typer.echo(f"row appended to {leaderboard}")
+        if result.appended:
+            typer.echo(f"row appended to {leaderboard} (seed {result.row.get('seed')})")
+        else:
+            typer.echo(f"identical to an earlier run ({result.run_id}: same config, data and code); its "
+                       f"row is already in {leaderboard}, not appended again (--fresh re-runs it)")
 
     @root.command("grid")
     @fail_on_error

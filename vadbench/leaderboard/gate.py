@@ -67,9 +67,14 @@ def regress(results: pd.DataFrame, baselines: pd.DataFrame) -> list[Check]:
     measured = results[results["source"] == "vadbench"] if "source" in results else results
     latest = latest_ok(measured, ["method", "dataset", "protocol"])
     index = {(r["method"], r["dataset"], r["protocol"]): r for r in latest.to_dict("records")}
+    like: dict[tuple, dict] = {}  # like with like: the latest row of the baseline's preset and seed too
+    if {"preset", "seed"} <= set(measured.columns):
+        for r in latest_ok(measured, ["method", "dataset", "protocol", "preset", "seed"]).to_dict("records"):
+            like[(r["method"], r["dataset"], r["protocol"], _cell(r.get("preset")), _cell(r.get("seed")))] = r
     checks = []
     for base in baselines.to_dict("records"):
         key = (base["method"], base["dataset"], base["protocol"])
+        preset, seed = _cell(base.get("preset")), _cell(base.get("seed"))
         check = Check(
             method=base["method"],
             dataset=base["dataset"],
@@ -83,9 +88,15 @@ def regress(results: pd.DataFrame, baselines: pd.DataFrame) -> list[Check]:
             use_ci=bool(base.get("tolerance_ci", False)),
         )
         checks.append(check)
-        row = index.get(key)
+        if preset or seed:  # the baseline names its preset / seed: only a run of that config is compared
+            row = next((r for k, r in like.items() if k[:3] == key and (not preset or k[3] == preset)
+                        and (not seed or k[4] == seed)), None)
+        else:
+            row = index.get(key)
         if row is None:
             check.detail = _why_missing(measured, key)
+            if preset or seed:
+                check.detail += f" (with preset {preset or 'any'}, seed {seed or 'any'})"
             continue
         check.run_id = str(row.get("run_id", ""))
         value = row.get(base["metric"])
@@ -108,6 +119,16 @@ def regress(results: pd.DataFrame, baselines: pd.DataFrame) -> list[Check]:
         else:
             check.status = "ok"
     return checks
+
+
+def _cell(value: object) -> str:
+    """A preset / seed cell as text ('' when blank; seeds as integers whether read as 0 or 0.0)."""
+    if _is_missing(value) or value == "":
+        return ""
+    try:
+        return str(int(float(value)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _ci_status(check: Check, row: dict) -> None:
