@@ -197,7 +197,8 @@ def list_datasets() -> None:
             found = root.is_dir() and any(p.name != "README.md" for p in root.iterdir())
             where = f"{root} ({'data found' if found else 'no data'})"
         card = card_dir("datasets", name) / "README.md"
-        table.add_row(name, ", ".join(cls.splits), ", ".join(cls.conventions), where, str(card))
+        splits, conventions = getattr(cls, "splits", ()), getattr(cls, "conventions", ())
+        table.add_row(name, ", ".join(splits), ", ".join(conventions), where, str(card))
     console().print(table)
 
 

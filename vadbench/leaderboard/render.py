@@ -58,6 +58,8 @@ def _uncertainty_note(row: BoardRow) -> str:
         parts.append(NO_INTERVAL)
     if row.n_seeds > 1:
         parts.append(f"mean ± std over {row.n_seeds} seeds")
+    elif row.source == "vadbench" and row.seed:
+        parts.append(f"seed {row.seed}")
     if row.similar_above:
         parts.append(f"≈ row above, not significant: {row.similar_above}")
     return "; ".join(parts)

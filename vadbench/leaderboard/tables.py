@@ -56,6 +56,7 @@ class BoardRow:
     n_seeds: int = 1
     run_ids: list[str] = dataclasses.field(default_factory=list)  # every run behind the row
     similar_above: str = ""  # "paired p=0.41 (auc_micro)" when not significantly different from the row above
+    seed: str = ""  # the seed of a single measured run (aggregated rows give n_seeds instead)
 
 
 @dataclasses.dataclass
@@ -107,6 +108,7 @@ def _measured_rows(results: pd.DataFrame, dataset: str | None, all_runs: bool) -
             fidelity="" if _is_missing(record.get("fidelity")) else str(record.get("fidelity", "")),
             intervals=intervals,
             run_ids=[record.get("run_id", "")] if record.get("run_id") else [],
+            seed="" if _is_missing(record.get("seed")) else str(record.get("seed")),
         )
         out.append((record["dataset"], row, _seed_key(record)))
     if all_runs:

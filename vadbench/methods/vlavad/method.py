@@ -120,9 +120,10 @@ class VLAVAD(Method):
 
     @classmethod
     def contract_config(cls) -> dict[str, Any]:
-        """Seconds on the tiny synthetic set: random tiny BLIP-2 (weights seed 3 emits words), one question
-        asked every 8th crop, tiny CLIP text tower, one S3M block, one epoch."""
-        return {"answerer": "tiny-blip2:3", "questions": [PROMPT_POOL[0]], "answer_every": 8,
+        """Seconds on any small set: the shipped world-vlm (answers every crop, offline), one question asked
+        every 8th crop, tiny CLIP text tower, one S3M block, one epoch."""
+        return {"answerer": "world-vlm", "prompt_format": "chat", "questions": [PROMPT_POOL[0]],
+                "answer_every": 8,
                 "text_encoder": "tiny", "text_pretrained": None, "window_in": 4, "window_out": 2,
                 "n_layers": 1, "epochs": 1, "optimizer": "adam", "lr": 1e-3, "batch_size": 64}
 

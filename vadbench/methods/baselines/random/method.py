@@ -36,6 +36,13 @@ class RandomScores(Method):
     def fit(self, samples: Sequence[Any]) -> RandomScores:
         return self
 
+    def extra_state(self) -> dict[str, Any]:
+        """The seed the scores are drawn with: a saved run scores the same when loaded elsewhere."""
+        return {"seed": int(self.seed)}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.seed = int(state.get("seed", self.seed))
+
     def score(self, sample: Any) -> np.ndarray:
         rng = np.random.default_rng([self.seed, zlib.crc32(str(sample.video).encode())])
         return rng.random(int(sample.n_frames))
