@@ -35,7 +35,7 @@ class TrainConfig:
 
     seed: int = 0
     clip_seeds: int = 8  # world seeds (14 videos each)
-    clip_steps: int = 300
+    clip_steps: int = 900
     clip_batch: int = 128
     clip_lr: float = 2e-3
     vlm_seeds: int = 4
