@@ -49,8 +49,8 @@ def test_world_seeds_are_disjoint_from_every_preset_seed():
 def test_world_videos_states_and_captions():
     from vadbench.world.scenes import world_videos
 
-    v = next(world_videos(S.eval_seeds(1)[0], n_frames=12))
-    assert v.frames.shape == (12, 96, 128, 3) and len(v.states) == 12
+    v = next(world_videos(S.eval_seeds(1)[0], n_frames=48))
+    assert v.frames.shape == (48, 96, 128, 3) and len(v.states) == 48
     states = [s for st in v.states for s in st]
     assert states
     for s in states:
@@ -59,7 +59,7 @@ def test_world_videos_states_and_captions():
         assert (s.pose == "") == (s.kind == "vehicle")
         assert s.pose == "riding" if s.kind == "cyclist" else True
     assert C.frame_caption(v.states[0], v.scene).startswith(("a ", "an "))
-    again = next(world_videos(S.eval_seeds(1)[0], n_frames=12))
+    again = next(world_videos(S.eval_seeds(1)[0], n_frames=48))
     assert again.frames.tobytes() == v.frames.tobytes()
 
 

@@ -49,7 +49,7 @@ class TrainConfig:
     def smoke(cls, **changes: Any) -> TrainConfig:
         """A few seconds' run (tests, pipeline checks)."""
         base = {"clip_seeds": 1, "clip_steps": 3, "clip_batch": 16, "vlm_seeds": 1, "vlm_steps": 3,
-                "vlm_batch": 4, "n_frames": 16}
+                "vlm_batch": 4, "n_frames": 48}
         return cls(**{**base, **changes})
 
 
