@@ -21,10 +21,22 @@ from typing import Any
 import numpy as np
 
 
+def moving_square(i: int, n_frames: int, size: tuple[int, int]) -> np.ndarray:
+    """Frame ``i`` of a bright square crossing a still background (an object a detector finds)."""
+    w, h = size
+    side = max(4, min(w, h) // 3)
+    img = np.full((h, w, 3), 60, np.uint8)
+    x = int(i * (w - side) / max(n_frames - 1, 1))
+    img[(h - side) // 2 : (h + side) // 2, x : x + side] = 240
+    return img
+
+
 def write_video(
-    path: Path, n_frames: int, *, size: tuple[int, int] = (32, 24), fps: int = 25, seed: int = 0
+    path: Path, n_frames: int, *, size: tuple[int, int] = (32, 24), fps: int = 25, seed: int = 0,
+    moving: bool = False,
 ) -> Path:
-    """A real tiny video (MPEG-4 Part 2 in the container of the suffix) of ``n_frames`` random frames."""
+    """A real tiny video (MPEG-4 Part 2 in the container of the suffix) of ``n_frames`` random frames (or,
+    with ``moving``, of a square crossing a still background)."""
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,8 +45,9 @@ def write_video(
         stream = out.add_stream("mpeg4", rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
-        for _ in range(n_frames):
-            img = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+        for i in range(n_frames):
+            img = (moving_square(i, n_frames, size) if moving
+                   else rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
             for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode():
@@ -326,14 +339,31 @@ SUPERVISION_DATASETS: dict[str, tuple[str, ...]] = {
 }
 
 
+def write_moving_frames(
+    folder: Path, n_frames: int, *, ext: str = ".tif", start: int = 1, size: tuple[int, int] = (96, 72)
+) -> Path:
+    """A frame folder of :func:`moving_square` frames (replacing what was there)."""
+    import shutil
+
+    from PIL import Image
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for i in range(n_frames):
+        Image.fromarray(moving_square(i, n_frames, size)).save(folder / f"{i + start:03d}{ext}")
+    return folder
+
+
 def make_fake_root(name: str, root: Path) -> Path:
-    """A small fake root of dataset ``name`` in its real release layout, with media (videos or frames)."""
+    """A small fake root of dataset ``name`` in its real release layout, with media (videos or frames); the
+    Ped2 and Avenue training videos show a moving object (object-centric methods need one in training)."""
     makers = {
         "ucf-crime": lambda r: make_ucf_crime(r),
         "xd-violence": lambda r: make_xd_violence(r),
         "shanghaitech": lambda r: make_shanghaitech(r),
-        "avenue": lambda r: make_avenue(r),
-        "ped2": lambda r: make_ped2(r),
+        "avenue": lambda r: (make_avenue(r),
+                             write_video(r / "training_videos" / "01.avi", 24, size=(96, 72), moving=True)),
+        "ped2": lambda r: (make_ped2(r), write_moving_frames(r / "UCSDped2" / "Train" / "Train001", 24)),
         "nwpu-campus": lambda r: make_nwpu_campus(r),
     }
     makers[name](root)
