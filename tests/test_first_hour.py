@@ -221,3 +221,27 @@ def test_rerun_of_an_identical_config_is_reported_not_appended(tmp_path: Path) -
     assert first.appended and not again.appended
     assert again.run_id == first.run_id and set(again.resumed) >= {"fit", "score"}
     assert len(read_results(results)) == 1
+
+
+# -- 5. documented numbers are the ones the gate re-measures ---------------------------------------------------
+def test_committed_rows_agree_with_the_gated_baselines() -> None:
+    """Every committed measured row (leaderboards/results.csv, shown in the README) whose configuration has a
+    baseline row lies within that baseline's tolerance: `make regress` re-runs the baseline from the
+    committed code, so a committed number that no longer matches its code fails `make test`. (Deterministic
+    means: the same machine kind and library builds; the tolerance covers BLAS / library drift.)"""
+    from vadbench import leaderboard as lb
+    from vadbench.paths import PROJECT_ROOT
+
+    committed = lb.read_results(PROJECT_ROOT / "leaderboards" / "results.csv")
+    base = lb.read_baselines(PROJECT_ROOT / "leaderboards" / "baselines.csv")
+    checked = 0
+    for b in base.to_dict("records"):
+        if b.get("tolerance_ci"):
+            continue
+        same = committed[(committed["method"] == b["method"]) & (committed["dataset"] == b["dataset"])
+                         & (committed["protocol"] == b["protocol"]) & (committed["preset"] == b["preset"])
+                         & (committed["seed"].astype(str) == str(int(float(b["seed"]))))]
+        for value in same[b["metric"]]:
+            checked += 1
+            assert abs(100 * value - b["value"]) <= b["tolerance"] + 1.0, (b["method"], b["preset"], value)
+    assert checked >= 5  # the methods' tiny rows are documented and gated
