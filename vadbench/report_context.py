@@ -40,14 +40,14 @@ def _fields(protocol: str) -> dict[str, str]:
 def baseline_rows(dataset: str, protocol: str, preset: str = "", seed: int | None = None,
                   sources: Sequence[str | os.PathLike[str]] = ()) -> list[dict[str, Any]]:
     """Baseline rows measured on the same dataset, split and labels (gt) as ``protocol``: from the result
-    CSVs ``sources`` (default: the committed ``leaderboards/baselines.csv``); the dataset preset must match
-    when given, and the seed when given (else the mean over seeds). One dict per method: ``method``,
-    ``auc_micro`` (fraction), ``seeds``, ``protocol``."""
+    CSVs ``sources`` (default: the committed measured rows ``leaderboards/results.csv``); the dataset preset
+    must match when given, and the seed when given (else the mean over seeds). One dict per method:
+    ``method``, ``auc_micro`` (fraction), ``seeds``, ``protocol``."""
     import pandas as pd
 
     from vadbench.paths import PROJECT_ROOT
 
-    paths = [Path(p) for p in sources] or [PROJECT_ROOT / "leaderboards" / "baselines.csv"]
+    paths = [Path(p) for p in sources] or [PROJECT_ROOT / "leaderboards" / "results.csv"]
     frames = []
     for p in paths:
         if not Path(p).is_file():

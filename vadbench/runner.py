@@ -1018,7 +1018,7 @@ def record_stage(
         from vadbench.report_context import baseline_rows
 
         preset_name = str(config["dataset_kwargs"].get("preset", "") or "")
-        sources = [p for p in (leaderboard, shipped_file("leaderboards/baselines.csv")) if p]
+        sources = [p for p in (leaderboard, shipped_file("leaderboards/results.csv")) if p]
         protocol = str(plan.protocol)
         write_run_report(
             folder.path,

@@ -45,7 +45,7 @@ def _print_metrics(result: Any, leaderboard: Any = None) -> None:
 
     row = result.row
     preset = str(row.get("preset", "") or "")
-    sources = [p for p in (leaderboard, shipped_file("leaderboards/baselines.csv")) if p]
+    sources = [p for p in (leaderboard, shipped_file("leaderboards/results.csv")) if p]
     beside = baseline_rows(row.get("dataset", ""), row.get("protocol", ""), preset, None, sources)
     beside = [r for r in beside if r["method"] != row.get("method")]
     floor = floor_for(row.get("dataset", ""), row.get("protocol", ""), _dataset_preset(result))
