@@ -223,7 +223,7 @@ def test_rerun_of_an_identical_config_is_reported_not_appended(tmp_path: Path) -
     assert len(read_results(results)) == 1
 
 
-# -- 5. documented numbers are the ones the gate re-measures ---------------------------------------------------
+# -- 5. documented numbers are the ones the gate re-measures --------------------------------------------
 def test_committed_rows_agree_with_the_gated_baselines() -> None:
     """Every committed measured row (leaderboards/results.csv, shown in the README) whose configuration has a
     baseline row lies within that baseline's tolerance: `make regress` re-runs the baseline from the
