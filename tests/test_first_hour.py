@@ -245,3 +245,35 @@ def test_committed_rows_agree_with_the_gated_baselines() -> None:
             checked += 1
             assert abs(100 * value - b["value"]) <= b["tolerance"] + 1.0, (b["method"], b["preset"], value)
     assert checked >= 5  # the methods' tiny rows are documented and gated
+
+
+# -- 6. + proof: the README's usage lines connect --------------------------------------------------------
+def test_readme_usage_lines_connect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """extract -> run reuses the features -> leaderboard shows the row (with its seed) -> regress compares it,
+    with the defaults a user gets (the shared results file runs/results.csv of the working folder)."""
+    import re
+
+    from vadbench.leaderboard import read_results
+    from vadbench.paths import PROJECT_ROOT
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("VADBENCH_RESULTS", raising=False)
+    out = invoke("extract", "--dataset", "synthetic", "--method", "vadclip", "--preset", "tiny",
+                 "--no-progress")
+    assert out.exit_code == 0, out.output
+    feature_hash = re.search(r"feature hash (\S+)", out.output).group(1)
+    assert "reused by: vadbench run --method vadclip --dataset synthetic --preset tiny" in out.output
+    out = invoke("run", "--method", "vadclip", "--preset", "tiny", "--no-progress")
+    assert out.exit_code == 0, out.output
+    (row,) = read_results(tmp_path / "runs" / "results.csv").to_dict("records")
+    assert row["feature_hash"] == feature_hash  # run used the extracted features
+    out = invoke("leaderboard", "--dataset", "synthetic", "--no-published")
+    assert out.exit_code == 0, out.output
+    shown = [line for line in out.output.splitlines() if line.startswith("| vadclip | vadbench |")]
+    assert shown and all("seed 0" in line for line in shown)
+    lines = (PROJECT_ROOT / "leaderboards" / "baselines.csv").read_text().splitlines(keepends=True)
+    mine = tmp_path / "vadclip-baselines.csv"
+    mine.write_text(lines[0] + "".join(line for line in lines[1:] if line.startswith("vadclip,")))
+    out = invoke("regress", "--baseline", mine)
+    assert out.exit_code == 0, out.output
+    assert "PASS" in out.output

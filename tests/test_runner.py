@@ -454,7 +454,8 @@ def test_cli_run_and_methods_list(fakes: dict[str, Any]) -> None:
     assert "auc_micro" in out.output and "run folder" in out.output
     out = runner.invoke(app, args)
     assert out.exit_code == 0 and "resumed: fit, score" in out.output
-    assert len(pd.read_csv(fakes["csv"])) == 2
+    assert "not appended again" in out.output  # an identical re-run is reported, not recorded twice
+    assert len(pd.read_csv(fakes["csv"])) == 1
     bad = runner.invoke(app, ["run", "--method", "nope", "--no-progress"])
     assert bad.exit_code == 2 and "unknown method 'nope'" in bad.output
     bad = runner.invoke(app, [*args, "--set", "novalue"])

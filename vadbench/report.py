@@ -60,12 +60,16 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def _draw_scores(ax: Any, video: str, scores: np.ndarray, labels: np.ndarray) -> None:
+def _draw_scores(ax: Any, video: str, scores: np.ndarray, labels: np.ndarray,
+                 ylim: tuple[float, float] | None = None) -> None:
     scores, labels = np.asarray(scores, dtype=float), np.asarray(labels)
-    for s, e in gt_spans(labels):
-        ax.axvspan(s, e, color="tab:red", alpha=0.2, lw=0)
-    ax.plot(np.arange(scores.size), scores, color="tab:blue", lw=1)
+    for i, (s, e) in enumerate(gt_spans(labels)):
+        ax.axvspan(s, e, color="tab:red", alpha=0.2, lw=0, label="ground-truth anomaly" if i == 0 else None)
+    ax.plot(np.arange(scores.size), scores, color="tab:blue", lw=1, label="score")
     ax.set_xlim(0, max(scores.size - 1, 1))
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_ylabel("score", fontsize=7)
     kind = "abnormal" if labels.any() else "normal"
     ax.set_title(f"{video}  ({kind}, {scores.size} frames)", fontsize=8, loc="left")
     ax.tick_params(labelsize=7)
@@ -85,9 +89,19 @@ def plot_video_scores(
         raise ValueError(f"plot_video_scores: {n} videos, {len(scores)} score and {len(labels)} label arrays")
     height = 0.3 + 1.45 * n
     fig, axes = plt.subplots(n, 1, figsize=(7, height), squeeze=False)
+    finite = np.concatenate([np.asarray(x, dtype=float).ravel() for x in scores])
+    finite = finite[np.isfinite(finite)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    pad = 0.05 * (hi - lo) or 0.05
+    ylim = (lo - pad, hi + pad)  # one scale for every panel: the curves compare across videos
     try:
         for ax, v, s, y in zip(axes[:, 0], videos, scores, labels, strict=True):
-            _draw_scores(ax, v, s, y)
+            _draw_scores(ax, v, s, y, ylim)
+        handles = {}
+        for ax in axes[:, 0]:
+            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+                handles.setdefault(lab, h)
+        axes[0, 0].legend(handles.values(), handles.keys(), fontsize=7, loc="upper right")
         axes[-1, 0].set_xlabel("frame (shaded: ground-truth anomaly)", fontsize=8)
         fig.subplots_adjust(left=0.07, right=0.98, top=1 - 0.25 / height, bottom=0.45 / height, hspace=0.6)
         return _save(fig, Path(path))
@@ -176,16 +190,23 @@ def render_html(
     images: Sequence[tuple[str, Path]] = (),
     beside: Sequence[Mapping[str, Any]] = (),
     floor: Mapping[str, Any] | None = None,
+    run_facts: Mapping[str, Any] | None = None,
+    headline: str = "score",
+    absent_types: Sequence[str] = (),
 ) -> str:
     """The report as one HTML string (images inlined as base64, no external file or script).
+    ``run_facts``: dataset, seed, commit, feature hash, date, timings (shown first); ``headline``: the
+    method's headline output; ``absent_types``: anomaly types with no test video (listed, not dropped).
 
     >>> "<code>p</code>" in render_html(title="t", config={}, protocol="p", metrics={"auc_micro": 0.5})
     True
     """
     import yaml
 
+    facts = [(html.escape(k), html.escape(str(v))) for k, v in (run_facts or {}).items()]
     parts = [
         f"<h1>{html.escape(title)}</h1>",
+        *([_table(facts, ("run", ""))] if facts else []),
         "<p>Protocol:<br><code>" + "<br>".join(html.escape(x) for x in wrap_protocol(protocol, 100))
         + "</code></p>",
         "<p>Fractions are shown in percent; n/a = undefined under this protocol.</p>",
@@ -208,9 +229,14 @@ def render_html(
         keys = sorted({k for m in branch_metrics.values() for k in m})
         parts += [
             "<h2>Metrics per method output</h2>",
+            "<p>Each per-unit output of the method, under the same protocol. The headline output "
+            f"(<code>{html.escape(headline)}</code>) gives the metrics above; the method's card says what "
+            "the other outputs are (e.g. VadCLIP: <code>c</code> the sigmoid confidence of the binary "
+            "branch, <code>a</code> 1 - P(normal) of the class-alignment branch).</p>",
             _table(
                 [
-                    [html.escape(b)] + [_fmt(k, m.get(k, float("nan"))) for k in keys]
+                    [html.escape(b) + (" (headline)" if b == headline else "")]
+                    + [_fmt(k, m.get(k, float("nan"))) for k in keys]
                     for b, m in branch_metrics.items()
                 ],
                 ["output", *keys],
@@ -233,6 +259,9 @@ def render_html(
                 ("type", "auc_micro", "videos", "frames kept"),
             ),
         ]
+    if absent_types:
+        parts.append("<p>Anomaly types with no test video in this split (no AUC): "
+                     + ", ".join(html.escape(t) for t in absent_types) + ".</p>")
     for alt, path in images:
         heading = {"ROC / PR": "ROC and PR curves (all test frames)",
                    "top frames": "Highest-scored test frames (one per video; red: ground-truth boxes)"}.get(
@@ -268,6 +297,9 @@ def write_run_report(
     dataset: Any = None,
     beside: Sequence[Mapping[str, Any]] = (),
     floor: Mapping[str, Any] | None = None,
+    run_facts: Mapping[str, Any] | None = None,
+    headline: str = "score",
+    absent_types: Sequence[str] = (),
 ) -> Path:
     """Write ``plots/*.png`` and ``report.html`` into ``run_dir`` from the protocol-aligned frames
     (``aligned``: ``videos``, ``labels``, ``scores``, ``lengths``, from :func:`vadbench.protocol.apply`)."""
@@ -301,6 +333,9 @@ def write_run_report(
         images=images,
         beside=beside,
         floor=floor,
+        run_facts=run_facts,
+        headline=headline,
+        absent_types=absent_types,
     )
     from vadbench.atomic import atomic_write_text
 

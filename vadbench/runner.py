@@ -1032,6 +1032,9 @@ def record_stage(
             dataset=plan.ds,
             beside=baseline_rows(config["dataset"], protocol, preset_name, None, sources),
             floor=floor_for(config["dataset"], protocol, preset_name),
+            run_facts=_run_facts(plan, inputs, fit_s, score_s),
+            headline=str(getattr(plan.cls, "headline", "score")),
+            absent_types=[t for t in getattr(plan.ds, "known_anomaly_types", ()) if t not in ev.per_type],
         )
     if leaderboard is not None and not _already_recorded(leaderboard, folder.run_id, resumed):
         from vadbench.leaderboard import append_row
@@ -1039,6 +1042,26 @@ def record_stage(
         append_row(leaderboard, row)
         row["_appended"] = True
     return row
+
+
+def _run_facts(plan: Plan, inputs: Inputs, fit_s: float, score_s: float) -> dict[str, Any]:
+    """What the report shows first: dataset, split, method, seed, commit, features, date, timings."""
+    import datetime
+
+    from vadbench.leaderboard import git_commit
+
+    config = plan.config
+    return {
+        "dataset": f"{config['dataset']} ({inputs.variant} split; {len(inputs.train_videos)} training / "
+                   f"{len(inputs.test_videos)} test videos)",
+        "method": f"{config['method']} (fidelity {config['fidelity']}, preset {config['preset'] or 'none'})",
+        "seed": config["seed"],
+        "commit": git_commit() or "unknown",
+        "backbone / features": f"{inputs.record.get('backbone', '') or '-'} "
+                               f"(feature hash {inputs.record.get('feature_hash', '') or '-'})",
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "timings": f"fit {fit_s:.1f} s, score {score_s:.1f} s on {config['device']}",
+    }
 
 
 def _already_recorded(results: Any, run_id: str, resumed: Sequence[str]) -> bool:

@@ -1,5 +1,6 @@
 """``vadbench extract``: CLIP snippet features of a dataset into the feature store (resumable, shardable).
 
+vadbench extract --dataset synthetic --method vadclip --preset tiny   # the features `run` will reuse
 vadbench extract --dataset synthetic --backbone tiny --crops center
 torchrun --nproc_per_node 4 -m vadbench extract --dataset ucf-crime --root /data/ucf --device cuda
 """
@@ -46,24 +47,52 @@ def register(apps: dict[str, typer.Typer]) -> None:
             Path | None, typer.Option(help="Feature store root (default: <cache>/features).")
         ] = None,
         progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+        method: Annotated[
+            str | None,
+            typer.Option(
+                "--method", "-m",
+                help="Extract exactly the features `vadbench run --method M` uses (its preset's feature "
+                "spec; the individual feature options above are then not used).",
+            ),
+        ] = None,
+        preset: Annotated[
+            str | None, typer.Option("--preset", "-p", help="With --method: the method's preset.")
+        ] = None,
     ) -> None:
         """Extract CLIP snippet features [T, K, D] of every video of a dataset (skips those stored)."""
         from vadbench.console import console as make_console
         from vadbench.datasets import get_dataset
+        from vadbench.errors import ConfigError
         from vadbench.features import FeatureSpec, FeatureStore, dist_env, extract_distributed
 
-        spec = FeatureSpec(
-            backbone=backbone,
-            pretrained=None if pretrained.lower() == "none" else pretrained,
-            crops=crops,
-            snippet=snippet,
-            stride=stride,
-            reduce=reduce,
-            tail=tail,
-            precision=precision,
-            seed=seed,
-        )
-        ds = get_dataset(dataset, root)
+        reuse = ""
+        if method is not None:
+            from vadbench.runner import resolve_config
+
+            config, _, _ = resolve_config(method, dataset, root, preset=preset, device=device)
+            if config["input_kind"] != "features" or "source" in (config["features"] or {}):
+                raise ConfigError(f"method {method!r} does not take extracted features on {dataset!r} "
+                                  f"(input kind {config['input_kind']}); nothing to extract")
+            spec = FeatureSpec.from_dict(dict(config["features"]))
+            reuse = f"vadbench run --method {method} --dataset {dataset}" + (
+                f" --preset {config['preset']}" if config["preset"] else "")
+            dataset_kwargs = dict(config["dataset_kwargs"])
+        else:
+            if preset is not None:
+                raise ConfigError("--preset needs --method (the preset of which method?)")
+            spec = FeatureSpec(
+                backbone=backbone,
+                pretrained=None if pretrained.lower() == "none" else pretrained,
+                crops=crops,
+                snippet=snippet,
+                stride=stride,
+                reduce=reduce,
+                tail=tail,
+                precision=precision,
+                seed=seed,
+            )
+            dataset_kwargs = {}
+        ds = get_dataset(dataset, root, **dataset_kwargs)
         chosen = [v.strip() for v in videos.split(",") if v.strip()] if videos else None
         rank, world, _ = dist_env()
         report = extract_distributed(
@@ -79,6 +108,8 @@ def register(apps: dict[str, typer.Typer]) -> None:
             console = make_console()
             where = f" (rank 0 of {world})" if world > 1 else ""
             console.print(f"feature hash [bold]{spec.hash}[/bold]  folder {report.folder}")
+            if reuse:
+                console.print(f"reused by: {reuse} (same feature spec and hash)")
             console.print(
                 f"extracted {len(report.extracted)} video(s){where}, {len(report.skipped)} already stored; "
                 f"{report.n_frames} frames in {report.seconds - report.load_s:.1f} s "

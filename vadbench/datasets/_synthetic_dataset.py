@@ -59,6 +59,13 @@ class Synthetic(ShanghaiTech):
         table["classes"] = [types.get(v, c) if int(lab) == 1 else c for v, lab, c in rows]
         return table
 
+    @property
+    def known_anomaly_types(self) -> tuple[str, ...]:
+        """Every anomaly type the generator knows (a report lists those without a test video)."""
+        from vadbench.datasets.synthetic import ANOMALY_TYPES
+
+        return tuple(ANOMALY_TYPES)
+
     def anomaly_types(self) -> pd.DataFrame:
         """One row per test anomaly: video, event, type, category, start, end (0-based, end exclusive),
         object_id, scene, size_px (mean longer box side), visible (mean visible fraction), small, occluded."""

@@ -213,9 +213,12 @@ def render_html(tables: Sequence[BoardTable]) -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html><head><meta charset="utf-8"><title>vadbench leaderboard</title>',
-        "<style>body{font-family:sans-serif}table{border-collapse:collapse;margin-bottom:1em}"
-        "td,th{border:1px solid #bbb;padding:2px 6px}td.num{text-align:right}"
-        ".leak{color:#b00;font-weight:bold}.nc{color:#a60}code{font-size:90%}</style></head><body>",
+        "<style>body{font-family:sans-serif;margin:1em;max-width:100%}"
+        ".wrap{overflow-x:auto;max-width:100%}table{border-collapse:collapse;margin-bottom:1em;font-size:90%}"
+        "td,th{border:1px solid #bbb;padding:2px 6px;vertical-align:top}td.num{text-align:right;"
+        "white-space:nowrap}td.note{min-width:16em;max-width:28em;font-size:85%;color:#444}"
+        ".leak{color:#b00;font-weight:bold}.nc{color:#a60}code{font-size:90%;white-space:pre-wrap;"
+        "overflow-wrap:anywhere}li{margin-bottom:.3em}</style></head><body>",
         "<h1>vadbench leaderboard</h1>",
         "<p>Values in percent (2 decimals). Measured rows are comparable only when their protocol ids match; "
         f'published rows carry no protocol string. <span class="leak">{esc(LEAK_FLAG)}</span> marks choices '
@@ -229,12 +232,12 @@ def render_html(tables: Sequence[BoardTable]) -> str:
                 "within one protocol id.</p>"
             )
         header = ["method", "source", "fidelity", "split", "protocol", "selection", *table.metrics, "note"]
-        parts.append("<table>")
+        parts.append('<div class="wrap"><table>')
         parts.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
         for row in table.rows:
             leak = f'<span class="leak">{esc(LEAK_FLAG)}</span>' if row.test_selected else ""
             note = "; ".join(x for x in (row.comparability, row.notes, _uncertainty_note(row)) if x)
-            css = ' class="nc"' if NOT_COMPARABLE in row.comparability else ""
+            css = ' class="note nc"' if NOT_COMPARABLE in row.comparability else ' class="note"'
             parts.append(
                 "<tr>"
                 + f"<td>{esc(row.method)}</td><td>{esc(_source_label(row, table))}</td>"
@@ -245,7 +248,7 @@ def render_html(tables: Sequence[BoardTable]) -> str:
                 )
                 + f"<td{css}>{esc(note)}</td></tr>"
             )
-        parts.append("</table><ul>")
+        parts.append("</table></div><ul>")
         for pid, proto in table.protocols.items():
             parts.append(f"<li>{esc(pid)}: <code>{esc(proto or '(blank)')}</code></li>")
         for ref, text in table.references.items():

@@ -235,13 +235,13 @@ def build_tables(
         present = _metric_order(m for r in rows for m in r.values)
         if metrics is not None:
             present = [m for m in wanted if m in present]
-        rows.sort(
-            key=lambda r: (
-                r.protocol_id == "",  # rows with a protocol string first, by id
-                r.protocol_id,
+        rows.sort(  # ranked by value, measured and published together (a random scorer does not sit above
+            key=lambda r: (  # a strong published number); the protocol id and note say what compares
                 "/ablation:" in r.method,
                 r.split,
                 *_rank_key(r, present),
+                r.protocol_id == "",
+                r.protocol_id,
                 r.method.lower(),
                 r.run_id,
             )
