@@ -221,9 +221,9 @@ def render_html(
             rows.append((f"floor ({html.escape(floor['probe'])})", _fmt("auc_micro", floor["auc"]), "",
                          html.escape(str(floor.get("labels", "")))))
         parts += ["<h2>Beside it: baselines on the same split and labels</h2>",
-                  "<p>Micro AUC, mean over the seeds measured (leaderboards/baselines.csv and this run's "
-                  "leaderboard); the floor is the best content-free probe (<code>vadbench datasets audit"
-                  "</code>).</p>",
+                  "<p>Micro AUC, mean over the seeds measured (the committed leaderboards/results.csv and "
+                  "this run's results file); the floor is the best content-free probe "
+                  "(<code>vadbench datasets audit</code>).</p>",
                   _table(rows, ("method", "auc_micro", "seeds", "protocol"))]
     if branch_metrics:
         keys = sorted({k for m in branch_metrics.values() for k in m})

@@ -921,6 +921,7 @@ class Evaluation:
     aligned: Any
     per_type: dict[str, dict[str, Any]]
     intervals: dict[str, Any]  # bootstrap interval cells of the row (vadbench.bootstrap.run_intervals)
+    headline: str = "score"  # the method's headline output (the metrics above are its)
 
 
 def evaluate_stage(
@@ -952,7 +953,7 @@ def evaluate_stage(
         n_frames=n,
     )
     per_type = per_type_auc(plan.ds, aligned, labels, inputs.video_labels)
-    return Evaluation(metrics, branch, aligned, per_type, intervals)
+    return Evaluation(metrics, branch, aligned, per_type, intervals, headline)
 
 
 def record_stage(
@@ -1033,7 +1034,7 @@ def record_stage(
             beside=baseline_rows(config["dataset"], protocol, preset_name, None, sources),
             floor=floor_for(config["dataset"], protocol, preset_name),
             run_facts=_run_facts(plan, inputs, fit_s, score_s),
-            headline=str(getattr(plan.cls, "headline", "score")),
+            headline=ev.headline,
             absent_types=[t for t in getattr(plan.ds, "known_anomaly_types", ()) if t not in ev.per_type],
         )
     if leaderboard is not None and not _already_recorded(leaderboard, folder.run_id, resumed):
