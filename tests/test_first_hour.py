@@ -277,3 +277,13 @@ def test_readme_usage_lines_connect(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     out = invoke("regress", "--baseline", mine)
     assert out.exit_code == 0, out.output
     assert "PASS" in out.output
+
+
+def test_datasets_make_names_unknown_datasets_and_takes_dataset_option(tmp_path: Path) -> None:
+    res = invoke("datasets", "make", "synthtic")
+    assert res.exit_code == 2 and "unknown dataset 'synthtic' (did you mean 'synthetic'?)" in res.output
+    res = invoke("datasets", "make", "--dataset", "ped2")
+    assert res.exit_code == 2 and "datasets/ped2/README.md" in res.output
+    from vadbench.paths import card_dir
+
+    assert (card_dir("datasets", "ped2") / "README.md").is_file()  # the card named exists

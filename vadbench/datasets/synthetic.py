@@ -445,16 +445,24 @@ def register_cli(apps: Mapping[str, typer.Typer]) -> None:
     @apps["datasets"].command("make")
     @fail_on_error
     def make(
-        name: str = typer.Argument(..., help="Dataset to generate (only 'synthetic' can be generated)."),
+        name: str | None = typer.Argument(None, help="Dataset to generate (only 'synthetic'); or --dataset."),
+        dataset: str | None = typer.Option(None, "--dataset", "-d", help="Same as the positional name."),
         root: Path | None = typer.Option(None, "--root", help="Target folder (default: the cache copy)."),
         seed: int = typer.Option(0, "--seed", help="Generator seed."),
         preset: str = typer.Option("tiny", "--preset", help="tiny (tests, CI) or small (demo)."),
         force: bool = typer.Option(False, "--force", help="Replace an existing synthetic folder."),
     ) -> None:
         """Generate the synthetic ShanghaiTech-layout dataset (deterministic for a seed)."""
+        from vadbench.paths import card_dir
+        from vadbench.registry import DATASETS
+
+        if name is not None and dataset is not None and name != dataset:
+            raise ConfigError(f"two dataset names given: {name!r} and --dataset {dataset!r}")
+        name = name or dataset or "synthetic"
+        DATASETS.get(name)  # an unknown name: one line with the known ones
         if name != "synthetic":
             raise ConfigError(f"only 'synthetic' can be generated, not {name!r}; real datasets are "
-                              f"downloaded by hand (see datasets/{name}/README.md)")
+                              f"downloaded by hand (see {card_dir('datasets', name) / 'README.md'})")
         _check_args(seed, preset)
         target = Path(root) if root is not None else default_root(seed, preset)
         out = make_synthetic(target, seed, preset, force=force)
