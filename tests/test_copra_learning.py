@@ -15,19 +15,11 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from tests.helpers.vlm_format import colour_primed_tiny_vlm, toy_video
-from vadbench.methods.copra.method import QUESTION, Copra
+from vadbench.methods.copra.method import QUESTION, TINY_GENERATOR, Copra
 
 TOY = {
-    "backbone": "tiny-chat",
-    "width": 32,
-    "blocks": 1,
-    "heads": 2,
-    "segments": 2,
-    "chunks": 4,
-    "rank": 4,
-    "alpha": 8.0,
+    **TINY_GENERATOR,
     "group": 8,
-    "max_new_tokens": 4,
     "lr": 3e-3,
     "batch_size": 16,
     "train_window_step": 1,

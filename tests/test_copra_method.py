@@ -9,19 +9,11 @@ import pytest
 
 from tests.helpers.vlm_format import format_primed_tiny_vlm
 from vadbench.errors import ConfigError, DataError
-from vadbench.methods.copra.method import QUESTION, Copra, toy_clips_sample
+from vadbench.methods.copra.method import QUESTION, TINY_GENERATOR, Copra, toy_clips_sample
 
 TINY = {
-    "backbone": "tiny-chat",
-    "width": 32,
-    "blocks": 1,
-    "heads": 2,
-    "segments": 2,
-    "chunks": 4,
-    "rank": 4,
-    "alpha": 8.0,
+    **TINY_GENERATOR,
     "group": 4,
-    "max_new_tokens": 4,
     "lr": 1e-3,
     "batch_size": 8,
     "train_window_step": 1,

@@ -29,6 +29,19 @@ import numpy as np
 from vadbench.errors import ConfigError, DataError
 from vadbench.methods.base import ClipsSample, Method
 
+#: The tiny random chat VLM and a small generator: the options the contract config and the tests share.
+TINY_GENERATOR: dict[str, Any] = {
+    "backbone": "tiny-chat",
+    "width": 32,
+    "blocks": 1,
+    "heads": 2,
+    "segments": 2,
+    "chunks": 4,
+    "rank": 4,
+    "alpha": 8.0,
+    "max_new_tokens": 4,
+}
+
 QUESTION = (
     "Does this clip show an anomalous event such as fighting, shooting, robbery, explosion, a road "
     "accident or vandalism? Answer with <answer>yes</answer> or <answer>no</answer>."
@@ -166,21 +179,7 @@ class Copra(Method):
     @classmethod
     def contract_config(cls) -> dict[str, Any]:
         """The tiny random VLM and a small generator (plumbing in seconds)."""
-        return {
-            "backbone": "tiny-chat",
-            "width": 32,
-            "blocks": 1,
-            "heads": 2,
-            "segments": 2,
-            "chunks": 4,
-            "rank": 4,
-            "alpha": 8.0,
-            "group": 2,
-            "max_new_tokens": 4,
-            "batch_size": 4,
-            "epochs": 1,
-            "max_train_segments": 8,
-        }
+        return {**TINY_GENERATOR, "group": 2, "batch_size": 4, "epochs": 1, "max_train_segments": 8}
 
     # ------------------------------------------------------------------------------------------ building
     @property
