@@ -6,6 +6,10 @@ the scene id changes the scores of the same clips, and the cyclist in its allowe
 the walkers (AUC about 0.26). The property the paper claims — the cyclist singled out in the no-bike scene —
 is NOT reached at this CPU scale: after 300 and after 2,000 steps the no-bike scene raises the walkers' and
 the cyclist's scores alike (AUC walker < cyclist: 0.26 in both scenes); that test is a strict xfail.
+Width 64 is narrower than a patch token (8x8x3 = 192 values, see the card's width rule); the same 300 steps at
+width 192 (2 December 2026, /tmp script, not kept) do not reach it either: AUC walker < cyclist 0.615 where
+bikes are allowed and 0.616 where they are not (mean score change of the cyclist between scenes 0.013); the
+cyclist's DSM loss rises by 0.29 in the no-bike scene and the walkers' falls by 0.07 (losses about 250).
 """
 
 from __future__ import annotations
@@ -119,7 +123,8 @@ def test_the_cyclist_stays_normal_where_bikes_are_allowed(scores):
 @pytest.mark.xfail(
     strict=True,
     reason="not reached at CPU scale: the no-bike scene raises walkers and the "
-    "cyclist alike (AUC walker<cyclist 0.26 in both scenes after 300 and 2,000 steps)",
+    "cyclist alike (AUC walker<cyclist 0.26 in both scenes after 300 and 2,000 steps; at width 192, "
+    "300 steps: 0.615 allowed, 0.616 not allowed)",
 )
 def test_the_cyclist_is_singled_out_where_bikes_are_not_allowed(scores):
     allowed = _auc(scores["walker@bikes"], scores["cyclist@bikes"])

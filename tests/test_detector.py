@@ -178,3 +178,24 @@ def test_hub_id_not_in_the_cache_fails_at_once(monkeypatch, tmp_path):
     monkeypatch.delenv("VADBENCH_ALLOW_DOWNLOAD", raising=False)
     with pytest.raises(ConfigError, match="huggingface-cli download vadbench-test/no-such-detector"):
         HFDetector.from_pretrained("vadbench-test/no-such-detector")
+
+
+def test_scene_background_finds_an_object_that_never_moves():
+    """bg_scope=scene: a person standing through the whole video is part of the video's own median, not of
+    the camera's background (from other videos); the video's gain is matched per channel."""
+    still = {"x": 50, "y": 30, "vx": 0, "vy": 0, "size": (10, 20), "contrast": 60}
+    frames, gts = scene(n_frames=9, objects=[still])
+    empty, _ = scene(n_frames=9, seed=0)  # same camera (same background), nobody in view
+    reference = np.median(np.stack(empty), axis=0)
+    brighter = [np.clip(f.astype(np.float32) * 1.08, 0, 255).astype(np.uint8) for f in frames]
+    own = BackgroundSubtractionDetector()
+    own.fit_background(brighter)
+    assert len(own.detect(brighter[:1])[0]) == 0  # absorbed by the median
+    det = BackgroundSubtractionDetector(bg_scope="scene")
+    det.fit_background(brighter, reference=reference)
+    d = det.detect(brighter[:1])[0]
+    assert len(d) == 1 and iou_matrix(gts[0], d.boxes)[0, 0] > 0.8
+    with pytest.raises(DataError, match="scene background has shape"):
+        det.fit_background(brighter, reference=reference[:10])
+    with pytest.raises(ConfigError, match="bg_scope"):
+        BackgroundSubtractionDetector(bg_scope="dataset")

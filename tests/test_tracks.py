@@ -239,3 +239,29 @@ def test_synthetic_dataset_tracks_against_its_boxes():
     print("synthetic tracks vs boxes:", tot)
     assert tot["matches"] >= 0.3 * tot["gt_boxes"]
     assert tot["id_switches"] <= 0.05 * tot["matches"]
+
+
+def test_scene_background_tracks_an_object_standing_through_a_test_video(tmp_path):
+    """bg_scope=scene: the background of a camera comes from its training videos, so an object that stands
+    still through a whole test video is tracked (the video's own median takes it for background)."""
+    rng = np.random.default_rng(0)
+    bg = rng.integers(60, 140, (H, W, 3)).astype(np.float32)
+    train = [np.clip(bg + rng.normal(0, 3, bg.shape), 0, 255).astype(np.uint8) for _ in range(12)]
+    test = []
+    for _ in range(12):
+        img = bg + rng.normal(0, 3, bg.shape)
+        img[30:62, 70:86] = COLORS[1]
+        test.append(np.clip(img, 0, 255).astype(np.uint8))
+    videos = {"01_001": write_folder(tmp_path / "tr", train), "01_0001": write_folder(tmp_path / "te", test)}
+
+    class SceneDataset(FakeDataset):
+        def videos(self) -> pd.DataFrame:
+            table = super().videos()
+            return table.assign(scene="01", subset=["train", "test"])
+
+    ds = SceneDataset(tmp_path, videos)
+    kw = {"preset": "bgsub", "cache_root": tmp_path / "cache", "progress": False}
+    assert load_tracks(ds, ["01_0001"], **kw)["01_0001"] == []
+    found = load_tracks(ds, ["01_0001"], overrides={"detector": {"bg_scope": "scene"}}, **kw)["01_0001"]
+    assert len(found) == 1 and len(found[0]) >= 10
+    assert np.abs(found[0].boxes[-1] - [70, 30, 86, 62]).max() <= 1

@@ -207,11 +207,13 @@ def crop_tracks(tracks: Sequence[Track], *, size: int | tuple[int, int] | None =
 # tracking one video
 # ---------------------------------------------------------------------------------------------------------
 def track_video(path: str | os.PathLike[str], spec: Mapping[str, Any], *, fps: float = math.nan,
-                detector: Any = None, device: str = "cpu") -> dict[str, np.ndarray]:
+                detector: Any = None, device: str = "cpu",
+                reference: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Detect and track every frame of ``path`` under the resolved ``spec``; returns the flat table
     ``{"track_id", "frame", "box", "det_box", "score", "n_frames", "frame_rate"}`` stored in the cache.
 
-    ``fps`` sets ByteTrack's lost-track buffer (read from the video when not given, else 30).
+    ``fps`` sets ByteTrack's lost-track buffer (read from the video when not given, else 30). ``reference``:
+    the camera's background for a background-subtraction detector with ``bg_scope="scene"``.
     """
     from vadbench.backbones.detector import BackgroundSubtractionDetector, make_detector
     from vadbench.backbones.tracker import ByteTracker
@@ -228,7 +230,8 @@ def track_video(path: str | os.PathLike[str], spec: Mapping[str, Any], *, fps: f
         n_total = len(reader)
         if n_total == 0:
             raise DataError(f"{path}: no frame decoded")
-        det.fit_background(list(reader.get_batch(det.background_indices(n_total, det.bg_frames).tolist())))
+        det.fit_background(list(reader.get_batch(det.background_indices(n_total, det.bg_frames).tolist())),
+                           reference=reference)
     tracker = ByteTracker(frame_rate=frame_rate, **spec["tracker"])
     batch = int(spec["detector"].get("batch_size", 8))
     rows: list[tuple[int, int, np.ndarray, np.ndarray, float]] = []
@@ -277,6 +280,33 @@ def tracks_from_table(table: Mapping[str, np.ndarray], *, video: str = "",
         sel = sel[np.argsort(table["frame"][sel], kind="stable")]
         out.append(Track(int(tid), table["frame"][sel], table["box"][sel], table["score"][sel],
                          table["det_box"][sel], video=video, path=path))
+    return out
+
+
+def scene_backgrounds(table: Any, scenes: Sequence[str], *, bg_frames: int = 50) -> dict[str, np.ndarray]:
+    """Per camera: the per-pixel median over the frames of its **training** videos (``subset == "train"``,
+    normal videos in the semi-supervised layouts; ``bg_frames`` frames of each, spread evenly), for a
+    background-subtraction detector with ``bg_scope="scene"``. A scene without training videos gets none
+    (its videos use their own median). ``table`` is the dataset's ``videos()`` table."""
+    from vadbench.backbones.detector import BackgroundSubtractionDetector
+    from vadbench.video import open_video
+
+    out: dict[str, np.ndarray] = {}
+    if "scene" not in table.columns:
+        return out
+    for scene in scenes:
+        rows = table[(table["scene"].astype(str) == str(scene)) & (table["subset"] == "train")]
+        frames: list[np.ndarray] = []
+        for raw in rows["path"]:
+            with open_video(Path(raw)) as reader:
+                idx = BackgroundSubtractionDetector.background_indices(len(reader), bg_frames)
+                frames.extend(reader.get_batch(idx.tolist()))
+        if frames:
+            shapes = {f.shape for f in frames}
+            if len(shapes) != 1:
+                raise DataError(f"scene {scene!r}: training videos of one camera differ in frame size "
+                                f"{sorted(shapes)}")
+            out[str(scene)] = np.median(np.stack(frames), axis=0).astype(np.float32)
     return out
 
 
@@ -406,10 +436,16 @@ def load_tracks(dataset: Any, videos: Sequence[str] | None = None, *,
         det = detector if detector is not None else make_detector(spec["detector"], device=device)
         from vadbench.console import progress as progress_bar
 
+        refs: dict[str, np.ndarray] = {}
+        if spec["detector"].get("kind") == "bgsub" and spec["detector"].get("bg_scope") == "scene":
+            has_scene = "scene" in table.columns
+            scenes = sorted({str(table.at[v, "scene"]) for v, _, _ in todo}) if has_scene else []
+            refs = scene_backgrounds(table, scenes, bg_frames=int(spec["detector"].get("bg_frames", 50)))
         with progress_bar(f"tracks {dataset.name} ({label})", len(todo), enabled=progress) as advance:
             for v, path, source in todo:
                 fps = table.at[v, "fps"] if "fps" in table.columns else math.nan
-                tab = track_video(path, spec, fps=_float(fps), detector=det, device=device)
+                ref = refs.get(str(table.at[v, "scene"])) if refs else None
+                tab = track_video(path, spec, fps=_float(fps), detector=det, device=device, reference=ref)
                 store.write(v, tab, source)
                 result[v] = tracks_from_table(tab, video=v, path=path)
                 advance()

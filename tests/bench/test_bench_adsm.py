@@ -1,6 +1,7 @@
 """ADSM inference speed (make bench): clips per second of Algorithm 1 (L model calls per clip).
 
-- small preset (synthetic ``small`` of methods/adsm/metafile.yaml: depth 2, width 128, 32x32 crops, n = 4,
+- small preset (synthetic ``small`` of methods/adsm/metafile.yaml: depth 2, width 192 (128 before 2 December
+  2026), 32x32 crops, n = 4,
   patch 8, L = 8) on CPU, randomly initialised (speed does not depend on the weights);
 - paper scale (the code defaults: DiT-B, 160x160, n = 8, patch 16, L = 20), built from its config and randomly
   initialised, on CPU: one model call on one clip, extrapolated to clips/s. The paper reports about 50 clips/s

@@ -99,7 +99,11 @@ class BackgroundSubtractionDetector:
 
     Written here because no library in the project does it without OpenCV; every step is scipy.ndimage.
 
-    - background: per-pixel median over ``bg_frames`` frames spread evenly over the video;
+    - background: per-pixel median over ``bg_frames`` frames spread evenly over the video
+      (``bg_scope="video"``); with ``bg_scope="scene"`` the caller passes a ``reference`` background of the
+      camera (the median over its training videos, :func:`vadbench.tracks.scene_backgrounds`) and the
+      video's own median only sets a per-channel gain (median ratio over pixels), so that objects that stand
+      still for most of a video (a loiterer, a person lying) are not taken for background;
     - foreground: max over channels of ``|frame - background|`` above ``threshold`` (grey levels);
     - morphology: ``open_iter`` openings (removes specks), ``close_iter`` closings (joins fragments),
       hole filling, all with a 3x3 structuring element;
@@ -114,6 +118,7 @@ class BackgroundSubtractionDetector:
     min_pixels: int = 20
     score_ref: float = 64.0
     bg_frames: int = 50
+    bg_scope: str = "video"  # video | scene (a reference background of the camera, see fit_background)
     background: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -122,6 +127,9 @@ class BackgroundSubtractionDetector:
                 f"BackgroundSubtractionDetector needs threshold > 0, score_ref > 0, bg_frames >= 1; got "
                 f"threshold={self.threshold}, score_ref={self.score_ref}, bg_frames={self.bg_frames}"
             )
+        if self.bg_scope not in ("video", "scene"):
+            raise ConfigError(f"BackgroundSubtractionDetector bg_scope must be 'video' or 'scene', "
+                              f"got {self.bg_scope!r}")
 
     @staticmethod
     def background_indices(n_frames: int, bg_frames: int) -> np.ndarray:
@@ -134,13 +142,29 @@ class BackgroundSubtractionDetector:
             raise DataError("background subtraction needs at least one frame")
         return np.unique(np.linspace(0, n_frames - 1, min(bg_frames, n_frames)).round().astype(np.int64))
 
-    def fit_background(self, frames: Sequence[np.ndarray]) -> None:
+    def fit_background(self, frames: Sequence[np.ndarray], reference: np.ndarray | None = None) -> None:
         """Set the background to the per-pixel median of ``frames`` (all of them; pick them with
-        :meth:`background_indices`)."""
+        :meth:`background_indices`), or, given a ``reference`` background of the camera (H, W, 3), to the
+        reference times the per-channel gain ``median over pixels of (median(frames) + 1) / (reference + 1)``.
+
+        >>> det = BackgroundSubtractionDetector()
+        >>> det.fit_background([np.full((2, 2, 3), 110, np.uint8)], reference=np.full((2, 2, 3), 99.0))
+        >>> float(det.background[0, 0, 0])
+        110.0
+        """
         stack = np.stack(_as_frames(frames)) if len(frames) else None
         if stack is None:
             raise DataError("background subtraction needs at least one frame to build the background")
-        self.background = np.median(stack, axis=0).astype(np.float32)
+        own = np.median(stack, axis=0).astype(np.float32)
+        if reference is None:
+            self.background = own
+            return
+        reference = np.asarray(reference, np.float32)
+        if reference.shape != own.shape:
+            raise DataError(f"background subtraction: the scene background has shape {reference.shape}, "
+                            f"the video's frames {own.shape}")
+        gain = np.median((own + 1.0) / (reference + 1.0), axis=(0, 1))
+        self.background = ((reference + 1.0) * gain - 1.0).astype(np.float32)
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]:
         from scipy import ndimage
