@@ -1,20 +1,32 @@
-"""VLAVAD learns on the synthetic semi split with world-vlm answers: frame AUC above the standard baselines
-of its supervision (``knn`` on tiny CLIP features and ``frame-diff``) on every method seed, and above a floor.
+"""VLAVAD on the synthetic semi split with world-vlm answers against the standard baselines of its supervision
+(``knn`` on tiny CLIP features, ``frame-diff``) over three synthetic DATA seeds (tiny preset; method seed 0).
 
-Measured with ``vadbench run`` (tiny synthetic, generator version "2", dataset seed 0, ``world`` preset =
-Adam 1e-3): VLAVAD 0.6411 / 0.6403 / 0.6410 (method seeds 0 / 1 / 2; A_s alone 0.6289 on all), frame-diff
-0.5943, knn 0.5709. FLOOR sits between the best baseline and the lowest seed. The seeds vary the S3M's
-initialisation and batch order only (the answers, and so A_s, are the same). This test itself has not been
-run end to end in the session that wrote it (the runs above were made by the CLI); it takes ~15 min on CPU.
-Skipped with the reason when the world models' weights are not installed.
+Measured (generator v3, world weights of commit 3cdf59f: world-vlm sha256 2da72dd6..., world-clip 67d4984d...;
+``world`` preset = SPA top-1, Adam 1e-3; frame AUC, protocol ``sht-semi/official;smooth=gauss(6,reflect)``):
+
+    data seed   VLAVAD   knn     frame-diff
+    0           67.11    63.49   62.24
+    1           65.24    60.39   61.07
+    2           61.15    61.42   76.23
+
+VLAVAD is above both baselines on data seeds 0 and 1 (+3.6, +4.2 points) and below both on data seed 2
+(frame-diff is 15 points higher there); its mean (64.5) is below frame-diff's (66.5). So the learning claim
+does not hold over data seeds: this test is a strict expected failure carrying the numbers, and passes
+(XPASS -> failure) only when VLAVAD beats both baselines on every data seed and stays above FLOOR. Over method
+seeds on data seed 0 (the S3M's initialisation and batch order; answers and A_s are the same) VLAVAD is above
+both baselines, see the card. Slow: dataset generation, tracks, 3 questions x every crop through world-vlm and
+the S3M for three data seeds, ~20 min on 2 shared CPU cores; not yet run through pytest (the same runs were
+made with the runner's stages). Skipped with the reason when the world models' weights are not installed.
 """
 
 from __future__ import annotations
 
 import pytest
 
-SEEDS = (0, 1, 2)
-FLOOR = 0.62  # best baseline 0.594 < FLOOR < lowest measured seed 0.640
+DATA_SEEDS = (0, 1, 2)
+MEASURED = {"vlavad": (0.6711, 0.6524, 0.6115), "knn": (0.6349, 0.6039, 0.6142),
+            "frame-diff": (0.6224, 0.6107, 0.7623)}
+FLOOR = 0.64  # above the best baseline on data seeds 0 and 1; VLAVAD's own seeds 0 / 1 measured 0.671 / 0.652
 
 
 def _world_weights_or_skip() -> None:
@@ -32,19 +44,26 @@ def _world_weights_or_skip() -> None:
 
 
 @pytest.mark.slow
-def test_vlavad_beats_knn_and_frame_diff_on_synthetic(tmp_path, one_torch_thread):
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="VLAVAD beats knn and frame-diff on data seeds 0 and 1 only (MEASURED)")
+def test_vlavad_beats_knn_and_frame_diff_on_synthetic_data_seeds(tmp_path, one_torch_thread):
     _world_weights_or_skip()
+    from vadbench.datasets.synthetic import make_synthetic
     from vadbench.runner import run
 
-    def auc(method: str, preset: str, seed: int) -> float:
-        res = run(method, "synthetic", preset=preset, seed=seed, device="cpu", runs_dir=tmp_path / "runs",
+    def auc(method: str, preset: str, root) -> float:
+        res = run(method, "synthetic", root, preset=preset, seed=0, device="cpu", runs_dir=tmp_path / "runs",
                   leaderboard=tmp_path / "rows.csv", progress=False, report=False)
         assert res.status == "ok", res.error
         return float(res.metrics["auc_micro"])
 
-    baseline = {m: [auc(m, "tiny", s) for s in SEEDS] for m in ("knn", "frame-diff")}
-    ours = [auc("vlavad", "world", s) for s in SEEDS]
-    print("synthetic semi AUC per seed:", {"vlavad": ours, **baseline})
-    best = [max(baseline["knn"][i], baseline["frame-diff"][i]) for i in range(len(SEEDS))]
-    assert all(o > b for o, b in zip(ours, best, strict=True)), (ours, baseline)
-    assert min(ours) > FLOOR, (ours, FLOOR)
+    got: dict[str, list[float]] = {"vlavad": [], "knn": [], "frame-diff": []}
+    for d in DATA_SEEDS:
+        root = make_synthetic(tmp_path / f"synthetic-tiny-s{d}", d, "tiny")
+        got["vlavad"].append(auc("vlavad", "world", root))
+        got["knn"].append(auc("knn", "tiny", root))
+        got["frame-diff"].append(auc("frame-diff", "tiny", root))
+    print("synthetic semi AUC per data seed:", got, "measured:", MEASURED)
+    best = [max(k, f) for k, f in zip(got["knn"], got["frame-diff"], strict=True)]
+    assert all(o > b for o, b in zip(got["vlavad"], best, strict=True)), (got, MEASURED)
+    assert min(got["vlavad"]) > FLOOR, (got, FLOOR)

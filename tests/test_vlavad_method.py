@@ -76,8 +76,10 @@ def test_scripted_answers_drive_static_score_and_cache(videos, one_torch_thread)
     train, test = videos
     m = VLAVAD({**TINY, "answerer": "scripted"}, seed=0)
     m.answerer = ScriptedAnswerer()
-    m.fit(train)
-    assert m.selected == [PROMPT_POOL[0]]  # the pose answers are the most concentrated
+    with pytest.warns(UserWarning, match="SPA cannot choose"):  # one distinct answer per question, spa_k 10
+        m.fit(train)
+    assert m.selected == [PROMPT_POOL[0]]  # pool order: every F_top10 is 1
+    assert [f for _, f in m.spa_scores] == [1.0, 1.0, 1.0]
     assert m.table.counts[PROMPT_POOL[0]] == {"walking": 50}  # normalised, one answer per crop
     calls = m.answerer.calls
     out = m.score_outputs(unlabelled(test))  # a test copy: reading its label raises

@@ -87,3 +87,11 @@ def test_frame_max_fusion_and_empty_frames():
     np.testing.assert_allclose(fuse(np.array([1.0, 0.5]), np.array([2.0, 10.0]), 0.1), [1.2, 1.5])
     with pytest.raises(DataError, match="reaches frame 9 of a video with 6 frames"):
         frame_max(6, [(np.array([9]), np.array([1.0]))])
+
+
+def test_spa_degenerate_when_k_covers_every_vocabulary():
+    from vadbench.methods.vlavad.scores import spa_degenerate
+
+    assert spa_degenerate(TABLE, 10)  # 6, 3 and 10 distinct answers: every F_top10 is 1
+    assert not spa_degenerate(TABLE, 9)  # Q_look has 10 distinct answers
+    assert not spa_degenerate(AnswerTable.count({"Q": ["a"]}), 10)  # one question: nothing to choose

@@ -40,6 +40,7 @@ from vadbench.methods.vlavad.scores import (
     AnswerTable,
     frame_max,
     fuse,
+    spa_degenerate,
     spa_rank,
     static_scores,
     temporal_errors,
@@ -217,6 +218,13 @@ class VLAVAD(Method):
                           stacklevel=2)
         self.table = AnswerTable.count({q: a for q, a in flat.items() if q not in mute})
         self.spa_scores = spa_rank(self.table, cfg.spa_k)
+        if cfg.spa == "select_one" and spa_degenerate(self.table, cfg.spa_k):
+            import warnings
+
+            sizes = ", ".join(str(len(c)) for c in self.table.counts.values())
+            warnings.warn(f"VLAVAD: SPA cannot choose: every question has at most spa_k={cfg.spa_k} distinct "
+                          f"answers ({sizes}), so every F_topk is 1 and the first question of the pool is "
+                          f"taken; set a smaller spa_k", stacklevel=2)
         ranked = [q for q, _ in self.spa_scores]
         self.selected = ranked[:1] if cfg.spa == "select_one" else ranked
         if cfg.static_source == "knn":

@@ -80,6 +80,19 @@ def spa_rank(table: AnswerTable, k: int = 10) -> list[tuple[str, float]]:
     return [scored[i] for i in order]
 
 
+def spa_degenerate(table: AnswerTable, k: int) -> bool:
+    """True when SPA cannot choose: two or more questions and none has more than ``k`` distinct answers, so
+    every F_topk is 1 and the selection falls back to pool order (a VLM with a small answer vocabulary, such
+    as the synthetic world's, needs a smaller k).
+
+    >>> spa_degenerate(AnswerTable.count({"a?": ["x", "y"], "b?": ["x", "x"]}), 2)
+    True
+    >>> spa_degenerate(AnswerTable.count({"a?": ["x", "y"], "b?": ["x", "x"]}), 1)
+    False
+    """
+    return len(table.counts) > 1 and all(len(c) <= k for c in table.counts.values())
+
+
 def static_scores(answers: Sequence[str], counts: Mapping[str, int], n: int, *, floor: str = "plus_one",
                   frequency: str = "count") -> np.ndarray:
     """A_s per object crop: the reciprocal of its answer's training frequency (spec 4.4).
