@@ -32,6 +32,13 @@ def _rows(items: Sequence[int], group: int) -> list[int]:
     return [i * group + g for i in items for g in range(group)]
 
 
+def answer_texts(m: Any, first: Sequence[int]) -> list[str]:
+    """``rollout=answer``: the completion each sampled answer token stands for after the ``<answer>`` prefix
+    (``<answer>yes</answer>`` for any yes spelling, likewise no, empty for any other token)."""
+    yes, no = set(m.yes_ids), set(m.no_ids)
+    return ["<answer>yes</answer>" if t in yes else "<answer>no</answer>" if t in no else "" for t in first]
+
+
 def grpo_step(
     m: Any, samples: Sequence[Any], segs: Sequence[tuple[int, int, int]], opt: Any, *, seed: int
 ) -> dict[str, float]:
@@ -45,20 +52,24 @@ def grpo_step(
     clips = [m._clip(samples[i], k) for i, k, _ in segs]
     labels = np.array([y for *_, y in segs])
     batch = vd.encode(m.vlm, clips, m.prompt)
-    cond = m._condition(batch)
+    cond = m._condition(batch)  # the condition never sees the answer prefix (as in scoring)
+    answer_rollout = c.rollout == "answer"
+    if answer_rollout:
+        batch = vd.encode(m.vlm, clips, m.prompt, answer_prefix="<answer>")
     with torch.no_grad():
         deltas = m._adapter_deltas(cond, batch.n)
     smp = vd.sample(
         m.vlm,
         batch,
         c.group,
-        max_new_tokens=c.max_new_tokens,
+        max_new_tokens=1 if answer_rollout else c.max_new_tokens,
         temperature=c.temperature,
         deltas=deltas,
         scale=m.scale,
         seed=seed,
     )
-    r = grpo.rewards(smp.texts, np.repeat(labels, c.group), reasoning=c.reasoning, fmt_weight=c.fmt_weight)
+    texts = answer_texts(m, smp.ids[:, 0].tolist()) if answer_rollout else smp.texts
+    r = grpo.rewards(texts, np.repeat(labels, c.group), reasoning=c.reasoning, fmt_weight=c.fmt_weight)
     adv_np = grpo.group_advantages(r.reshape(-1, c.group)).reshape(-1)
     adv = torch.as_tensor(adv_np, dtype=torch.float32, device=smp.ids.device)
     chunks = _chunks(batch.n, c.micro_batch)
@@ -105,7 +116,7 @@ def grpo_step(
         if c.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(m.adapter.parameters(), c.max_grad_norm)
         opt.step()
-    parsed = [grpo.parse_answer(t, reasoning=c.reasoning) for t in smp.texts]
+    parsed = [grpo.parse_answer(t, reasoning=c.reasoning) for t in texts]
     return {
         **totals,
         "reward": float(r.mean()),
