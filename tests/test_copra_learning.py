@@ -61,7 +61,7 @@ def test_conditional_beats_zero_shot_and_static(vlm, seed, one_torch_thread):
     assert conditional >= zero_shot + 0.25 and conditional >= static + 0.25
 
 
-# -- the synthetic weak split with world-vlm (weak labels only) -------------------------------------------------
+# -- the synthetic weak split with world-vlm (weak labels only) ---------------------------------------------
 
 #: Measured with ``scratch measure`` (card table "Learning on synthetic"): synthetic tiny (data seed 0), weak
 #: split, world-vlm sha256 WORLD_SHA, method seeds 0-2, auc_micro in percent.

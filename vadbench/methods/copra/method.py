@@ -75,9 +75,9 @@ class Config:
     reasoning: bool = False
     reasoning_question: str = REASONING_QUESTION
     group: int = 8
-    # free: G free-running completions (<= max_new_tokens) scored by the reward (spec 4.6); answer: G samples
-    # of the one answer token after the prompt's "<answer>" prefix, the read-out position of the score (for a
-    # VLM that never writes the tags itself; reward accuracy + fmt_weight when the token is a yes / no word)
+    # free: G free-running completions (<= max_new_tokens) scored by the reward (spec 4.6); answer: G answers
+    # yes / no sampled from the score's own distribution p(yes) / (p(yes) + p(no)) after the "<answer>" prefix
+    # (for a VLM that never writes the tags itself nor answers this question with yes / no unprompted)
     rollout: Literal["free", "answer"] = "free"
     clip_eps: float = 0.2
     beta: float = 0.04
