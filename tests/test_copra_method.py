@@ -159,3 +159,27 @@ def test_micro_batches_give_the_same_gradient(primed):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-7)
         assert st["loss"] == pytest.approx(stats[0]["loss"], rel=1e-4, abs=1e-7)
         assert st["reward"] == stats[0]["reward"]
+
+
+def test_answer_rollouts_reward_a_vlm_that_never_writes_the_tags():
+    """``rollout=answer``: G answers (yes / no) per window sampled from the score's own distribution after the
+    ``<answer>`` prefix. The random tiny VLM never writes the tags itself (free rollouts: every reward 0,
+    nothing learns); answer rollouts are rewarded, the generator leaves zero and the scores move."""
+    train = [video(f"n{i}", [0] * 4, label=0, seed=i) for i in range(2)]
+    train += [video(f"a{i}", [1] * 4, label=1, seed=10 + i) for i in range(2)]
+    test = video("t", [0, 1, 0, 1], seed=100)
+    free = Copra({**TINY, "segment_labels": "video", "epochs": 1}, seed=0)
+    free.progress = False
+    free.fit(train)
+    assert all(h["format"] == 0 and h["reward"] == 0 for h in free.history)
+    zero_shot = Copra({**TINY, "adaptation": "none"}).fit([]).score(test)
+    m = Copra({**TINY, "segment_labels": "video", "epochs": 2, "rollout": "answer"}, seed=0)
+    m.progress = False
+    m.fit(train)
+    h = m.history
+    assert all(x["format"] == 1 and x["reward"] >= 0.5 and np.isfinite(x["loss"]) for x in h)
+    assert any(0 < x["accuracy"] < 1 for x in h)  # both answers sampled: nonzero advantages
+    a, b = next(iter(m.deltas([test.read_window(0), test.read_window(1)]).values()))
+    assert float((b @ a).detach().abs().max()) > 0 and np.abs(m.score(test) - zero_shot).max() > 1e-6
+    with pytest.raises(ConfigError, match="rollout=answer .* excludes reasoning=true"):
+        Copra({"rollout": "answer", "reasoning": True})

@@ -359,12 +359,15 @@ def resolve_config(
     protocol: str | None = None,
     features: Mapping[str, Any] | None = None,
     inputs: Mapping[str, Any] | None = None,
+    train_dataset: str | None = None,
+    train_root: Any = None,
 ) -> tuple[dict[str, Any], type, Any]:
     """The resolved config of a run (everything that changes a number), the method class and the Protocol.
 
     ``features`` (``--feature``) and ``inputs`` (``{"tracks": {...}, "clips": {...}}`` from ``--tracks`` /
     ``--clips``, per input kind) change the input options; the method's unit is checked against the protocol
-    here.
+    here. ``train_dataset`` / ``train_root`` (or the preset's ``train_dataset``): train on that dataset's
+    training videos instead (cross-domain, :mod:`vadbench.cross_domain`); recorded in the config.
     """
     from vadbench.methods.base import config_dict, validate_config
     from vadbench.protocol import default_protocol, window_expansion
@@ -448,6 +451,22 @@ def resolve_config(
         "device": resolve_device(device),
         "selection": str(proto.selection),
     }
+    train_name = train_dataset or data.get("train_dataset")
+    if train_name:
+        if str(train_name) == ds_name:
+            raise ConfigError(
+                f"train_dataset={train_name!r} is the evaluated dataset itself; cross-domain training needs "
+                f"another dataset (leave train_dataset unset to train in-domain)"
+            )
+        from vadbench.registry import DATASETS
+
+        DATASETS.get(str(train_name))  # an unknown name: one line naming the known ones
+        config["train_dataset"] = {
+            "dataset": str(train_name),
+            "root": str(train_root) if train_root is not None else None,
+        }
+    elif train_root is not None:
+        raise ConfigError("train_root given without train_dataset")
     return jsonable(config), cls, proto
 
 
@@ -771,6 +790,7 @@ class Plan:
     run_key: str
     config_hash: str
     progress: bool = True
+    train_ds: Any = None  # cross-domain runs: the dataset whose training videos are used
 
 
 @dataclass
@@ -785,6 +805,7 @@ class Inputs:
     record: dict[str, Any]
     video_labels: dict[str, int]
     labels: Callable[[], dict[str, np.ndarray]]
+    train_from: str = ""  # cross-domain runs: the training dataset
 
 
 def plan_run(
@@ -793,6 +814,7 @@ def plan_run(
     """Resolve the config, open the dataset, derive the run id and open the run folder."""
     config, cls, proto = resolve_config(method, dataset, root, **resolve)
     ds = open_dataset(dataset, root, config["dataset_kwargs"])
+    train_ds = _open_train_dataset(config, ds)
     run_id, run_key, header = run_identity(config, ds)
     folder = RunFolder.create(runs_dir, run_id, fresh=fresh)
     folder.write_config(header, config)
@@ -800,7 +822,32 @@ def plan_run(
         folder.reset_state(run_key=run_key)
     _log(progress, f"[bold]run[/bold] {config['method']} on {config['dataset']} ({config['protocol']})")
     _log(progress, f"run folder {folder.path}")
-    return Plan(config, cls, proto, ds, folder, run_key, header["config_hash"], progress)
+    return Plan(config, cls, proto, ds, folder, run_key, header["config_hash"], progress, train_ds)
+
+
+def _open_train_dataset(config: dict[str, Any], ds: Any) -> Any:
+    """Cross-domain runs: open the training dataset and complete ``config["train_dataset"]`` with its
+    fingerprint and the training side's input options (so both enter the config hash)."""
+    cross = config.get("train_dataset")
+    if not cross:
+        return None
+    from vadbench.cross_domain import dataset_fps, train_input_options
+
+    train_ds = open_dataset(cross["dataset"], cross["root"], {})
+    kind = config["input_kind"]
+    cross["inputs"] = {
+        kind: train_input_options(
+            kind,
+            config["inputs"][kind],
+            dataset=config["dataset"],
+            train_dataset=cross["dataset"],
+            fps=dataset_fps(ds),
+            train_fps=dataset_fps(train_ds),
+        )
+    }
+    cross["data_fingerprint"] = data_fingerprint(train_ds)
+    config["train_dataset"] = jsonable(cross)
+    return train_ds
 
 
 def _label_lengths(
@@ -833,16 +880,20 @@ def prepare_inputs(plan: Plan) -> Inputs:
         raise DataError(f"dataset {config['dataset']!r} split {variant!r} has no test video")
     table = ds.videos()
     kind = cls.input_kind
+    cross = config.get("train_dataset")
     prepared = prepare(
         kind,
         ds,
-        train_videos,
+        [] if cross else train_videos,
         test_videos,
         config["inputs"][kind],
         device=config["device"],
         progress=plan.progress,
     )
-    train_samples = build_samples(kind, table, train_videos, prepared.train, train=True)
+    if cross:
+        train_videos, train_samples = _cross_domain_train(plan, prepared)
+    else:
+        train_samples = build_samples(kind, table, train_videos, prepared.train, train=True)
     test_samples = build_samples(kind, table, test_videos, prepared.test, train=False, crops=str(proto.crops))
     lengths = _label_lengths(plan, test_videos, prepared.test, table)
     wanted = set(test_videos)
@@ -855,8 +906,36 @@ def prepare_inputs(plan: Plan) -> Inputs:
 
     check_alignment(proto, test_samples, labels(), prepared.spec, cls.unit)
     return Inputs(
-        variant, train_videos, test_videos, train_samples, test_samples, prepared.record, video_labels, labels
+        variant,
+        train_videos,
+        test_videos,
+        train_samples,
+        test_samples,
+        prepared.record,
+        video_labels,
+        labels,
+        cross["dataset"] if cross else "",
     )
+
+
+def _cross_domain_train(plan: Plan, test_prepared: Any) -> tuple[list[str], dict[str, list[Any]]]:
+    """The training videos and samples of a cross-domain run (from ``plan.train_ds``)."""
+    from vadbench.cross_domain import check_compatible, check_train_videos
+    from vadbench.inputs import prepare
+
+    cls, config, tds = plan.cls, plan.config, plan.train_ds
+    cross, kind = config["train_dataset"], cls.input_kind
+    variant = resolve_split_variant(getattr(tds, "splits", ("test",)), cls.supervision, None)
+    videos = list(tds.split(variant).train)
+    check_train_videos(videos, train_dataset=cross["dataset"], variant=variant)
+    prepared = prepare(
+        kind, tds, videos, [], cross["inputs"][kind], device=config["device"], progress=plan.progress
+    )
+    check_compatible(
+        kind, prepared.train, test_prepared.test, dataset=config["dataset"], train_dataset=cross["dataset"]
+    )
+    _log(plan.progress, f"cross-domain: {len(videos)} {cross['dataset']} training videos ({variant} split)")
+    return videos, build_samples(kind, tds.videos(), videos, prepared.train, train=True)
 
 
 def fit_or_resume(plan: Plan, inputs: Inputs, *, select_on_test: bool) -> tuple[Any, float, list[str]]:
@@ -976,7 +1055,7 @@ def record_stage(
         {
             "run_id": folder.run_id,
             "protocol": str(plan.protocol),
-            "split": inputs.variant,
+            "split": _row_split(inputs),
             "metrics": ev.metrics,
             "outputs": ev.outputs,
             "missing_test_videos": list(getattr(plan.ds, "missing", []) or []),
@@ -995,7 +1074,7 @@ def record_stage(
         protocol=str(plan.protocol),
         metrics={**_row_metrics(ev.metrics), **ev.intervals},
         run_id=folder.run_id,
-        split=inputs.variant,
+        split=_row_split(inputs),
         backbone=str(inputs.record.get("backbone", "")),
         feature_hash=str(inputs.record.get("feature_hash", "")),
         seed=int(config["seed"]),
@@ -1045,6 +1124,11 @@ def record_stage(
     return row
 
 
+def _row_split(inputs: Inputs) -> str:
+    """The row's split: the variant, plus ``;train=<dataset>`` for a cross-domain run."""
+    return f"{inputs.variant};train={inputs.train_from}" if inputs.train_from else inputs.variant
+
+
 def _run_facts(plan: Plan, inputs: Inputs, fit_s: float, score_s: float) -> dict[str, Any]:
     """What the report shows first: dataset, split, method, seed, commit, features, date, timings."""
     import datetime
@@ -1053,7 +1137,8 @@ def _run_facts(plan: Plan, inputs: Inputs, fit_s: float, score_s: float) -> dict
 
     config = plan.config
     return {
-        "dataset": f"{config['dataset']} ({inputs.variant} split; {len(inputs.train_videos)} training / "
+        "dataset": f"{config['dataset']} ({inputs.variant} split; {len(inputs.train_videos)} training"
+                   f"{' videos of ' + inputs.train_from if inputs.train_from else ''} / "
                    f"{len(inputs.test_videos)} test videos)",
         "method": f"{config['method']} (fidelity {config['fidelity']}, preset {config['preset'] or 'none'})",
         "seed": config["seed"],
@@ -1095,6 +1180,8 @@ def run(
     inputs: Mapping[str, Any] | None = None,
     progress: bool = True,
     report: bool = True,
+    train_dataset: str | None = None,
+    train_root: str | os.PathLike[str] | None = None,
 ) -> RunResult:
     """Train and evaluate ``method`` on ``dataset``; write ``runs/<id>/`` + a row. Stages: :func:`plan_run`,
     :func:`prepare_inputs`, :func:`fit_or_resume`, :func:`score_stage`, :func:`evaluate_stage`,
@@ -1102,8 +1189,9 @@ def run(
 
     ``overrides`` are method options on top of the preset; ``features`` / ``inputs`` are options of the
     method's input kind on top of the preset's; ``protocol`` replaces the preset's protocol (a section-13
-    name or a protocol string). A failure after the planning leaves ``error.txt`` in the run folder and the
-    exception carries the run id (``err.run_id``). Returns a :class:`RunResult`.
+    name or a protocol string); ``train_dataset`` / ``train_root`` train on another dataset's training videos
+    (cross-domain, :mod:`vadbench.cross_domain`). A failure after the planning leaves ``error.txt`` in the
+    run folder and the exception carries the run id (``err.run_id``). Returns a :class:`RunResult`.
     """
     plan = plan_run(
         method,
@@ -1121,6 +1209,8 @@ def run(
         protocol=protocol,
         features=features,
         inputs=inputs,
+        train_dataset=train_dataset,
+        train_root=train_root,
     )
     try:
         ins = prepare_inputs(plan)

@@ -136,6 +136,17 @@ def register(apps: dict[str, typer.Typer]) -> None:
                 "--select-on-test", help="Allow test-set checkpoint selection (recorded selection=test)."
             ),
         ] = False,
+        train_dataset: Annotated[
+            str | None,
+            typer.Option(
+                "--train-dataset",
+                help="Cross-domain: train on this dataset's training videos, test on --dataset's "
+                "(recorded in the config and the row's split).",
+            ),
+        ] = None,
+        train_root: Annotated[
+            Path | None, typer.Option("--train-root", help="Root of --train-dataset (default as --root).")
+        ] = None,
         progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
     ) -> None:
         """Train and evaluate one method on one dataset; write runs/<id>/ and a result row."""
@@ -163,6 +174,8 @@ def register(apps: dict[str, typer.Typer]) -> None:
             select_on_test=select_on_test,
             protocol=protocol,
             progress=progress,
+            train_dataset=train_dataset,
+            train_root=train_root,
         )
         _print_metrics(result, leaderboard)
         if result.appended:

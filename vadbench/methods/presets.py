@@ -128,7 +128,8 @@ def load_preset(method: str | type, dataset: str, preset: str | None = None) -> 
     """The preset of ``method`` on ``dataset`` (``preset=None``: the dataset's ``default_preset``).
 
     Returns ``{"config" (differences from the Config defaults), "protocol", "protocol_overrides", "inputs"
-    ({kind: options}), "dataset", "seed", "notes", "preset", "results"}``.
+    ({kind: options}), "dataset", "seed", "notes", "train_dataset" (cross-domain training, else None),
+    "preset", "results"}``.
     """
     data = load_metafile(method)
     datasets = data["Datasets"]
@@ -164,6 +165,7 @@ def load_preset(method: str | type, dataset: str, preset: str | None = None) -> 
         "dataset": body.get("dataset") or {},
         "seed": int(body.get("seed", 0)),
         "notes": body.get("notes", ""),
+        "train_dataset": body.get("train_dataset"),
         "preset": name,
         "results": copy.deepcopy(entry.get("results") or []),
     }

@@ -75,6 +75,10 @@ class Config:
     reasoning: bool = False
     reasoning_question: str = REASONING_QUESTION
     group: int = 8
+    # free: G free-running completions (<= max_new_tokens) scored by the reward (spec 4.6); answer: G answers
+    # yes / no sampled from the score's own distribution p(yes) / (p(yes) + p(no)) after the "<answer>" prefix
+    # (for a VLM that never writes the tags itself nor answers this question with yes / no unprompted)
+    rollout: Literal["free", "answer"] = "free"
     clip_eps: float = 0.2
     beta: float = 0.04
     temperature: float = 1.0
@@ -117,6 +121,10 @@ class Config:
             raise ConfigError(f"option micro_batch must be >= 0, got {self.micro_batch}")
         if not 0 < self.topk_ratio <= 1:
             raise ConfigError(f"option topk_ratio must be in (0, 1], got {self.topk_ratio}")
+        if self.rollout == "answer" and self.reasoning:
+            raise ConfigError(
+                "option rollout=answer samples the answer token directly; it excludes reasoning=true"
+            )
         if not self.modules:
             raise ConfigError("option modules must name at least one linear module of the decoder")
 

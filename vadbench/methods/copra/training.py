@@ -32,6 +32,64 @@ def _rows(items: Sequence[int], group: int) -> list[int]:
     return [i * group + g for i in items for g in range(group)]
 
 
+def binary_logprobs(m: Any, batch: Any, deltas: Any, *, grad: bool) -> Any:
+    """``(N, 2)`` log-probs of (no, yes) at the answer position, renormalised over the two answers: the
+    distribution the score ``p(yes) / (p(yes) + p(no))`` reads (yes / no summed over their spellings)."""
+    import torch
+
+    from vadbench.backbones import vlm_delta as vd
+
+    logits = vd.next_token_logits(m.vlm, batch, deltas=deltas, scale=m.scale, grad=grad)
+    logp = torch.log_softmax(logits.float() / m.cfg.temperature, -1)
+    two = torch.stack([torch.logsumexp(logp[:, m.no_ids], -1), torch.logsumexp(logp[:, m.yes_ids], -1)], -1)
+    return torch.log_softmax(two, -1)
+
+
+def answer_step(
+    m: Any, samples: Sequence[Any], segs: Sequence[tuple[int, int, int]], opt: Any, *, seed: int
+) -> dict[str, float]:
+    """``rollout=answer``: G answers (yes / no) per window sampled from :func:`binary_logprobs` of the adapted
+    model after the ``<answer>`` prefix, then the same rewards, group advantages and clipped surrogate + KL
+    (:mod:`.grpo`) on that one answer token."""
+    import torch
+
+    from vadbench.backbones import vlm_delta as vd
+    from vadbench.methods.copra import grpo
+
+    c, g = m.cfg, m.cfg.group
+    clips = [m._clip(samples[i], k) for i, k, _ in segs]
+    labels = np.array([y for *_, y in segs])
+    cond = m._condition(vd.encode(m.vlm, clips, m.prompt))  # the condition never sees the prefix (as scoring)
+    enc = vd.encode(m.vlm, clips, m.prompt, answer_prefix="<answer>")
+    with torch.no_grad():
+        old = binary_logprobs(m, enc, m._adapter_deltas(cond, enc.n), grad=False)
+        ref = binary_logprobs(m, enc, None, grad=False)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    picks = torch.multinomial(old.exp().cpu(), g, replacement=True, generator=gen).reshape(-1)  # item-major
+    texts = ["<answer>yes</answer>" if int(a) else "<answer>no</answer>" for a in picks]
+    r = grpo.rewards(texts, np.repeat(labels, g), fmt_weight=c.fmt_weight)
+    adv = torch.as_tensor(grpo.group_advantages(r.reshape(-1, g)).reshape(-1), dtype=torch.float32)
+    idx = picks.to(old.device)[:, None]
+    rows = torch.arange(len(segs), device=old.device).repeat_interleave(g)
+    mask = torch.ones(len(idx), 1, device=old.device)
+    stats: dict[str, float] = {}
+    for _ in range(c.updates_per_batch):
+        opt.zero_grad(set_to_none=True)
+        logp = binary_logprobs(m, enc, m._adapter_deltas(cond, enc.n, grad=True), grad=True)
+        loss, stats = grpo.grpo_loss(
+            logp[rows].gather(1, idx), old[rows].gather(1, idx), ref[rows].gather(1, idx),
+            adv.to(old.device), mask, clip=c.clip_eps, beta=c.beta,
+        )
+        loss.backward()
+        stats = {"loss": float(loss.detach()), **stats}
+        if c.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(m.adapter.parameters(), c.max_grad_norm)
+        opt.step()
+    yes = picks.numpy().astype(bool)
+    return {**stats, "reward": float(r.mean()), "format": 1.0,
+            "accuracy": float(np.mean(yes == np.repeat(labels, g).astype(bool)))}
+
+
 def grpo_step(
     m: Any, samples: Sequence[Any], segs: Sequence[tuple[int, int, int]], opt: Any, *, seed: int
 ) -> dict[str, float]:
@@ -42,6 +100,8 @@ def grpo_step(
     from vadbench.methods.copra import grpo
 
     c = m.cfg
+    if c.rollout == "answer":
+        return answer_step(m, samples, segs, opt, seed=seed)
     clips = [m._clip(samples[i], k) for i, k, _ in segs]
     labels = np.array([y for *_, y in segs])
     batch = vd.encode(m.vlm, clips, m.prompt)
