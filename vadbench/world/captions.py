@@ -29,8 +29,9 @@ ACTION_Q = "What is the behavior or action of the person in the picture?"
 LOOK_Q = "What does the person in the picture look like?"
 DIRECTION_Q = "Where is the person in the picture going?"
 DESCRIBE_Q = "Describe the image."
-#: Questions about one crop, and about a short track of crops (a clip of the object).
-CROP_QUESTIONS = (POSE_Q, LOOK_Q, DESCRIBE_Q)
+#: Questions about one crop, and about a short track of crops (a clip of the object). The action is asked
+#: of both: VLAVAD asks it of single crops, as of BLIP-2 on real data; a track shows it better.
+CROP_QUESTIONS = (POSE_Q, ACTION_Q, LOOK_Q, DESCRIBE_Q)
 TRACK_QUESTIONS = (ACTION_Q, DIRECTION_Q)
 
 _POSE_PHRASE = {"upright": "upright", "lying": "lying on the ground", "riding": "riding a bicycle", "": ""}

@@ -122,7 +122,8 @@ def vlm_items(seeds: Iterable[int], *, n_frames: int = 48, every: int = 6, crop_
                 if _croppable(s) and (t % every == 0 or (not _common(s) and t % 2 == 0)):
                     img = crop(v.frames[t], s.box, crop_size)
                     label = f"{s.kind}/{s.pose}"  # look / describe have many answers: balance over content
-                    out.extend(VLMItem(img, q, C.answer(s, q), "image", label if q != C.POSE_Q else "")
+                    out.extend(VLMItem(img, q, C.answer(s, q), "image",
+                                       label if q in (C.LOOK_Q, C.DESCRIBE_Q) else "")
                                for q in C.CROP_QUESTIONS)
         for t, mid, seq in _track_windows(v, span, step):
             if len({C.answer(x, C.ACTION_Q) for x in seq}) > 1:  # the action changes inside the window

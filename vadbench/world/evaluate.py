@@ -86,6 +86,16 @@ def eval_clip(model: Any, tokenizer: Any, items: Sequence[D.ClipItem]) -> dict[s
             "n": {"crops": len(crops), "posed": len(posed), "captions": len(uniq)}}
 
 
+def question_name(question: str, kind: str) -> str:
+    """The report's key of a question: the question itself, or ``<question> (one crop)`` for the action
+    asked of a single crop (the same question asked of a short track keeps the plain key).
+
+    >>> question_name(C.ACTION_Q, "image").endswith("(one crop)")
+    True
+    """
+    return f"{question} (one crop)" if (question, kind) == (C.ACTION_Q, "image") else question
+
+
 def eval_vlm(vlm: Any, items: Sequence[D.VLMItem], batch_size: int = 32, per_question: int = 240,
              seed: int = 0) -> dict[str, Any]:
     """Per question: accuracy (and balanced accuracy, counts) of world-vlm's answers on up to
@@ -93,8 +103,11 @@ def eval_vlm(vlm: Any, items: Sequence[D.VLMItem], batch_size: int = 32, per_que
     acc: dict[str, float] = {}
     bal: dict[str, float] = {}
     counts: dict[str, int] = {}
-    for q in [*C.CROP_QUESTIONS, *C.TRACK_QUESTIONS, *C.CLIP_QUESTIONS]:
-        sel = [it for it in items if it.question == q]
+    asked = [*((q, "image") for q in C.CROP_QUESTIONS), *((q, "track") for q in C.TRACK_QUESTIONS),
+             *((q, "clip") for q in C.CLIP_QUESTIONS)]
+    for q, kind in asked:
+        sel = [it for it in items if it.question == q and it.kind == kind]
+        name = question_name(q, kind)
         if not sel:
             continue
         if len(sel) > per_question:
@@ -106,8 +119,8 @@ def eval_vlm(vlm: Any, items: Sequence[D.VLMItem], batch_size: int = 32, per_que
             pred = ["yes" if s > 0.5 else "no" for s in score]
         else:
             pred = vlm.answer(media, q, max_new_tokens=14, batch_size=batch_size)
-        acc[q], bal[q] = _acc([p.strip().lower() for p in pred], [it.answer for it in sel])
-        counts[q] = len(sel)
+        acc[name], bal[name] = _acc([p.strip().lower() for p in pred], [it.answer for it in sel])
+        counts[name] = len(sel)
     return {"accuracy": acc, "balanced": bal, "n": counts}
 
 

@@ -35,12 +35,13 @@ _EXTRA = (
     "a an the of in on at and or with to is are there anyone someone anybody what does do this that picture "
     "image photo scene clip video frame person people persons cyclist cyclists vehicle vehicles car cart "
     "bicycle bike ground upright lying riding pose behavior behaviour action look like describe answer "
-    "question yes no empty nobody one two three four many street walking running standing loitering falling "
-    "getting up parked driving wrong way against flow moving going camera towards away from left right still "
-    "fallen over "
+    "question yes no none empty nobody one two three four many street walking running standing loitering "
+    "falling getting up parked driving wrong way against flow moving going camera towards away from left "
+    "right still fallen over "
     "small medium large size colour color shirt wearing normal abnormal anomaly anomalous event events "
     "runner fighting shooting robbery explosion road accident vandalism such as you are surveillance "
-    "analyst system user assistant show shows it its his her he she they who where which how many".split()
+    "analyst system user assistant show shows it its his her he she they who where which how many think "
+    "first then inside".split()
 )
 _PHRASES = (*KINDS, *POSES, *ACTIONS, *DIRECTIONS, *PLACES, *SIZES, *COLOURS, *_EXTRA)
 WORDS: tuple[str, ...] = tuple(dict.fromkeys(w for p in _PHRASES for w in p.split()))
@@ -93,7 +94,8 @@ class WordTokenizer:
 #: shipped embedding table follows exactly this order, whatever later changes to the tiny test vocabulary of
 #: :mod:`vadbench.backbones.vlm` add.
 VLM_SPECIALS = ("[PAD]", "[UNK]", "<s>", "</s>", "<image>", "<|im_start|>", "<|im_end|>", "<|vision_start|>",
-                "<|vision_end|>", "<|image_pad|>", "<|video_pad|>", "<answer>", "</answer>")
+                "<|vision_end|>", "<|image_pad|>", "<|video_pad|>", "<answer>", "</answer>", "<think>",
+                "</think>")
 VLM_BASE_WORDS = (
     "yes no the a an person people in picture what is of pose behavior or action does look like question "
     "answer describe image : ? . , walking running standing sitting fighting user assistant system you are "
