@@ -1,16 +1,18 @@
-"""CBCG learns on the synthetic weak split: above the ``mil`` baseline of the same (world-clip) features.
+"""CBCG on the synthetic weak split against the ``mil`` baseline of the same (world-clip) features.
 
 Both methods run through the runner exactly as the card's commands do: CBCG with its default synthetic preset
 (``small``: world-clip, 64-d, centre crop; weak split; protocol ``sht-weak/rtfm``), ``mil`` with its ``small``
 preset and the same feature spec (``--feature backbone=world-clip --feature pretrained=world``). Seeds 0, 1, 2
 (model seeds; the data is the benchmark's seed-0 small set). Frame micro AUC.
 
-Measured on 2026-12-02 (CPU, world-clip weights sha256 19e01581…, generator v3; the card's table, same
-commands): CBCG 60.48 / 64.20 / 59.18 (mean 61.29 ± 2.60), ``mil`` 57.35 / 57.73 / 57.55 (57.54 ± 0.19):
-a mean gain of 3.75 points, every CBCG seed above every ``mil`` seed. MARGIN (1.5 points) is 40 % of that
-gain: room for the feature drift between caches (the tiny anchor moved 3.4 points between a warm cache and a
-fresh clone) and for CBCG's seed spread (its mean's standard error is 1.5 points).
-``slow``: generating the small set and extracting its features takes a minute or two, six fits three to six.
+Measured on 2026-12-02 (CPU, retrained world-clip weights sha256 67d4984d…, main 3cdf59f, generator v3; the
+card's table, same commands): CBCG 50.43 / 52.81 / 58.13 (mean 53.79 ± 3.94), ``mil`` 60.26 / 59.11 / 58.68
+(59.35 ± 0.82): CBCG is 5.56 points *below* ``mil``, every CBCG seed below every ``mil`` seed. On the previous
+world-clip (sha256 19e01581…) CBCG was 3.75 points above (61.29 vs 57.54) and MARGIN (1.5 points) was 40 % of
+that gain. The preset (``guidance=product``, chosen on dev worlds 100 / 101 with the previous weights) was not
+re-tuned, and nothing is tuned on the benchmark's test labels: the test is a strict xfail that keeps the claim
+(CBCG ≥ ``mil`` + MARGIN) so that an XPASS shows when a change makes CBCG learn on these features again.
+``slow``: generating the small set and extracting its features takes a minute or two, six fits five to ten.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ import pytest
 
 SEEDS = (0, 1, 2)
 WORLD_CLIP = {"backbone": "world-clip", "pretrained": "world"}
-MEASURED_CBCG = (0.6048, 0.6420, 0.5918)  # auc_micro, seeds 0 / 1 / 2 (see above)
-MEASURED_MIL = (0.5735, 0.5773, 0.5755)
-MARGIN = 0.015
+MEASURED_CBCG = (0.5043, 0.5281, 0.5813)  # auc_micro, seeds 0 / 1 / 2, world-clip 67d4984d… (see above)
+MEASURED_MIL = (0.6026, 0.5911, 0.5868)
+MARGIN = 0.015  # 40 % of the gain measured on the previous world-clip (3.75 points)
 
 
 @pytest.fixture(autouse=True)
@@ -42,6 +44,11 @@ def _auc(tmp_path: Path, method: str, seed: int, **kwargs) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError,
+    reason="measured on the retrained world-clip (67d4984d…): CBCG 53.79 vs mil 59.35 (seeds 0-2), "
+    "5.56 points below; not re-tuned (see the module docstring and the method card)",
+)
 def test_cbcg_beats_mil_with_the_same_features_on_the_synthetic_weak_split(tmp_path: Path) -> None:
     cbcg = [_auc(tmp_path, "cbcg", s) for s in SEEDS]
     mil = [_auc(tmp_path, "mil", s, features=WORLD_CLIP) for s in SEEDS]
