@@ -220,3 +220,21 @@ def test_presets_resolve():
     for ds in ("ucf-crime", "xd-violence", "shanghaitech"):
         cfg = CBCG(load_preset("cbcg", ds)["config"]).cfg
         assert cfg.feature_dim in (1024, 2048) and cfg.crops in (5, 10)
+
+
+def test_conv_padding_option_removes_the_edge_cue():
+    """``conv_padding=replicate``: a video whose snippets are all alike gets one score everywhere; the default
+    zero padding marks the first and last snippet (the position cue the card's curves show)."""
+    from vadbench.methods.cbcg.torch_model import CBCGModel
+
+    x = torch.ones(1, 9, 8)
+    torch.manual_seed(0)
+    zeros = CBCGModel(8, 16, 8, 4, clustering_branch=False).eval()
+    torch.manual_seed(0)
+    repl = CBCGModel(8, 16, 8, 4, clustering_branch=False, padding_mode="replicate").eval()
+    s_zero, s_repl = zeros(x)[0][0], repl(x)[0][0]
+    assert torch.allclose(s_repl, s_repl[4].expand(9))
+    assert not torch.allclose(s_zero[[0, -1]], s_zero[4].expand(2))
+    assert CBCG({"conv_padding": "replicate"}).cfg.conv_padding == "replicate"
+    with pytest.raises(ConfigError, match="conv_padding"):
+        CBCG({"conv_padding": "reflect"})

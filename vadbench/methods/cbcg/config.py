@@ -21,6 +21,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "memory": ("fifo", "ema", "off"),
     "guidance": ("mean", "product", "off"),
     "scheduler": ("cosine", "none"),
+    "conv_padding": ("zeros", "replicate"),
 }
 POSITIVE = ("segments", "batch_size", "hidden_dim", "head_dim", "embed_dim", "memory_size")
 NON_NEGATIVE = ("kmeans_iters", "warmup_epochs", "epochs")
@@ -38,6 +39,7 @@ class Config:
     head_dim: int = 128  # regression head hidden width (5.2)
     embed_dim: int = 128  # clustering embedding dim (5.2)
     dropout: float = 0.7  # (5.2)
+    conv_padding: str = "zeros"  # the encoder's pad=1: zeros (PyTorch's default) | replicate (edge rows)
     clustering_branch: str | bool = "on"  # off = MIL baseline (ablation 5.9)
     kmeans_iters: int = 3  # 0 = seeds only (5.3)
     memory: str | bool = "fifo"  # fifo | ema | off (ablation 5.9: batch-only clustering) (5.4)

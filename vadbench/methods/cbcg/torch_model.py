@@ -37,11 +37,12 @@ class CBCGModel(nn.Module):
         embed_dim: int = 128,
         dropout: float = 0.7,
         clustering_branch: bool = True,
+        padding_mode: str = "zeros",
     ) -> None:
         super().__init__()
         self.in_dim = in_dim
-        self.conv1 = nn.Conv1d(in_dim, hidden_dim, kernel_size=3, padding=1)
-        self.conv2 = nn.Conv1d(hidden_dim, hidden_dim, kernel_size=3, padding=1)
+        self.conv1 = nn.Conv1d(in_dim, hidden_dim, kernel_size=3, padding=1, padding_mode=padding_mode)
+        self.conv2 = nn.Conv1d(hidden_dim, hidden_dim, kernel_size=3, padding=1, padding_mode=padding_mode)
         self.drop = nn.Dropout(dropout)
         self.regressor = nn.Sequential(
             nn.Linear(hidden_dim, head_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(head_dim, 1)
