@@ -31,6 +31,8 @@ def register(apps: dict[str, typer.Typer]) -> None:
         clip_steps: Annotated[int | None, typer.Option(help="world-clip steps (default: config).")] = None,
         vlm_steps: Annotated[int | None, typer.Option(help="world-vlm steps (default: config).")] = None,
         eval_seeds: Annotated[int, typer.Option(help="Unseen world seeds (14 videos each) to report.")] = 2,
+        clip_from: Annotated[Path | None, typer.Option(help="Weights folder whose world-clip is kept (only "
+                                                             "world-vlm is trained).")] = None,
     ) -> None:
         """Train world-clip and world-vlm on renders of the synthetic world (CPU) and save them."""
         import json
@@ -42,7 +44,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
         steps = {k: v for k, v in (("clip_steps", clip_steps), ("vlm_steps", vlm_steps)) if v is not None}
         cfg = make(seed=seed, threads=threads, **steps)
         man = build(cfg, out or WEIGHTS_DIR, log=typer.echo, eval_seeds=1 if smoke else eval_seeds,
-                    eval_per_question=8 if smoke else 240)
+                    eval_per_question=8 if smoke else 240, clip_from=clip_from)
         typer.echo(json.dumps({"clip": man["accuracy"]["clip"], "vlm": man["accuracy"]["vlm"],
                                "train_seconds": man["training"]["train_seconds"],
                                "bytes": sum(m["bytes"] for m in man["models"].values())}, indent=1))

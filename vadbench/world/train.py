@@ -39,10 +39,17 @@ class TrainConfig:
     clip_batch: int = 128
     clip_lr: float = 2e-3
     vlm_seeds: int = 24
-    vlm_steps: int = 3000
+    vlm_steps: int = 2000
     vlm_batch: int = 32
     vlm_lr: float = 2e-3
     vlm_augment: bool = True  # flips (not for direction questions), gain, noise, shifts; encoded per batch
+    #: Stage 1: the VLM's vision tower distilled from world-clip's image embeddings (its blocks are not
+    #: world-clip's: RMSNorm, gated MLP, 2-D rotary positions, so copied weights are only a start).
+    distill_steps: int = 1500
+    distill_batch: int = 64
+    distill_lr: float = 1e-3
+    #: Stage 2: the vision tower's learning rate as a fraction of ``vlm_lr`` (0 = frozen, LLaVA-style).
+    vision_lr_scale: float = 0.0
     n_frames: int = 48
     threads: int = 1  # on a shared 2-core machine one thread ran 5-10x faster than two (oversubscribed)
 
@@ -50,7 +57,7 @@ class TrainConfig:
     def smoke(cls, **changes: Any) -> TrainConfig:
         """A few seconds' run (tests, pipeline checks)."""
         base = {"clip_seeds": 1, "clip_steps": 3, "clip_batch": 16, "vlm_seeds": 1, "vlm_steps": 3,
-                "vlm_batch": 4, "n_frames": 48}
+                "vlm_batch": 4, "n_frames": 48, "distill_steps": 2, "distill_batch": 4}
         return cls(**{**base, **changes})
 
 
@@ -238,6 +245,43 @@ def collate(batch: Sequence[Encoded], pad_id: int, vocab: dict[str, int]) -> dic
     return out
 
 
+def distill_vision(model: Any, processor: Any, clip_model: Any, items: Sequence[D.VLMItem],
+                   cfg: TrainConfig, rng: np.random.Generator, log: Log = print) -> float:
+    """Stage 1: train the VLM's vision tower (and a throw-away linear head on its mean-pooled output tokens)
+    so that each crop's pooled tokens point where world-clip's image embedding of the crop points (cosine
+    loss; world-clip frozen). Returns the last loss."""
+    import torch
+    import torch.nn.functional as F
+
+    from vadbench.world.evaluate import _embed_images
+
+    crops = np.stack(list({id(it.media): it.media for it in items if it.kind == "image"}.values()))
+    with torch.no_grad():
+        target = _embed_images(clip_model, crops)
+    vis = model.model.visual
+    head = torch.nn.Linear(vis.merger.mlp[-1].out_features, target.shape[1])
+    opt = torch.optim.AdamW([*vis.parameters(), *head.parameters()], lr=cfg.distill_lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, cfg.distill_steps, 30))
+    vis.train()
+    loss = torch.zeros(())
+    t0 = time.time()
+    for step in range(cfg.distill_steps):
+        idx = rng.integers(0, len(crops), cfg.distill_batch)
+        imgs = [_augment(crops[i], rng) for i in idx]
+        v = processor.image_processor(images=imgs, return_tensors="pt")
+        tokens = vis(v["pixel_values"], grid_thw=v["image_grid_thw"]).pooler_output
+        z = F.normalize(head(tokens.view(len(idx), -1, tokens.shape[-1]).mean(1)), dim=-1)
+        loss = (1 - (z * target[torch.as_tensor(idx)]).sum(-1)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == cfg.distill_steps - 1:
+            log(f"world-vlm vision distillation step {step + 1}/{cfg.distill_steps} loss {loss.item():.3f} "
+                f"({time.time() - t0:.0f} s, {len(crops)} crops)")
+    return float(loss)
+
+
 def train_vlm(cfg: TrainConfig, clip_model: Any | None, log: Log = print,
               items: list[D.VLMItem] | None = None) -> tuple[Any, Any]:
     """Train world-vlm (vision tower from ``clip_model`` where shapes allow); returns (model, processor)."""
@@ -258,11 +302,21 @@ def train_vlm(cfg: TrainConfig, clip_model: Any | None, log: Log = print,
     encoded = None if cfg.vlm_augment else encode_items(vlm, items)
     log(f"world-vlm: {len(items)} questions from {cfg.vlm_seeds} world seeds, {len(copied)} vision tensors "
         f"from world-clip ({time.time() - t0:.0f} s)")
+    if clip_model is not None and cfg.distill_steps > 0:
+        distill_vision(model, processor, clip_model, items, cfg, rng, log)
     kinds = ["image" if it.kind == "image" else "video" for it in items]
     groups = {k: [i for i, kk in enumerate(kinds) if kk == k] for k in ("image", "video")}
     keys = {k: [items[i].key for i in idx] for k, idx in groups.items()}
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.vlm_lr, weight_decay=0.01)
+    visual = model.model.visual
+    tower = [p for n, p in visual.named_parameters() if not n.startswith("merger.")]
+    for p in tower:
+        p.requires_grad_(cfg.vision_lr_scale > 0)
+    tower_ids = {id(p) for p in tower}
+    groups_lr = [{"params": [p for p in model.parameters() if id(p) not in tower_ids], "lr": cfg.vlm_lr}]
+    if cfg.vision_lr_scale > 0:
+        groups_lr.append({"params": tower, "lr": cfg.vlm_lr * cfg.vision_lr_scale})
+    opt = torch.optim.AdamW(groups_lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, cfg.vlm_steps, 30))
     pad = processor.tokenizer.pad_token_id
     vocab = processor.tokenizer.get_vocab()
@@ -277,19 +331,22 @@ def train_vlm(cfg: TrainConfig, clip_model: Any | None, log: Log = print,
         out = model(**collate(batch, pad, vocab))
         opt.zero_grad()
         out.loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
         opt.step()
         sched.step()
         if step % 50 == 0 or step == cfg.vlm_steps - 1:
             log(f"world-vlm step {step + 1}/{cfg.vlm_steps} loss {out.loss.item():.3f} "
                 f"({time.time() - t0:.0f} s)")
+    for p in tower:
+        p.requires_grad_(True)
     return model.eval(), processor
 
 
 def build(cfg: TrainConfig, folder: Any, log: Log = print, eval_seeds: int = 2,
-          eval_per_question: int = 240) -> dict[str, Any]:
-    """``vadbench world train``: train world-clip, then world-vlm, evaluate both on unseen seeds and save
-    the weights with their manifest into ``folder``; returns the manifest."""
+          eval_per_question: int = 240, clip_from: Any = None) -> dict[str, Any]:
+    """``vadbench world train``: train world-clip (or load it from the weights folder ``clip_from``), then
+    world-vlm, evaluate both on unseen seeds and save the weights with their manifest into ``folder``;
+    returns the manifest."""
     import platform
     from pathlib import Path
 
@@ -300,7 +357,17 @@ def build(cfg: TrainConfig, folder: Any, log: Log = print, eval_seeds: int = 2,
     from vadbench.world.store import save
 
     t0 = time.time()
-    clip_model = train_clip(cfg, log)
+    clip_source = None
+    if clip_from is not None:
+        from vadbench.world.store import load_world_clip, read_manifest
+
+        clip_model = load_world_clip(folder=Path(clip_from))[0]
+        clip_source = {"folder": str(clip_from),
+                       "sha256": read_manifest(Path(clip_from))["models"]["world-clip"]["sha256"],
+                       "training": read_manifest(Path(clip_from)).get("training", {})}
+        log(f"world-clip loaded from {clip_from} (not retrained)")
+    else:
+        clip_model = train_clip(cfg, log)
     t_clip = time.time() - t0
     vlm_model, processor = train_vlm(cfg, clip_model, log)
     t_train = time.time() - t0
@@ -312,7 +379,8 @@ def build(cfg: TrainConfig, folder: Any, log: Log = print, eval_seeds: int = 2,
         "training": {"seed": cfg.seed, "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
                      "world_seeds": [seeds[0], seeds[-1]], "generator_version": GENERATOR_VERSION,
                      "train_seconds": round(t_train, 1), "clip_seconds": round(t_clip, 1),
-                     "torch_threads": cfg.threads, "machine": platform.machine()},
+                     "torch_threads": cfg.threads, "machine": platform.machine(),
+                     **({"world_clip_from": clip_source} if clip_source else {})},
         "accuracy": report,
     }
     return save(Path(folder), clip_model, vlm_model, info)
