@@ -131,49 +131,37 @@ def test_row_passes_the_regression_gate(e2e: dict[str, Path]) -> None:
 
 
 #: VadCLIP must beat the best standard baseline of its supervision on the weak split (weak methods and the
-#: zero-shot ones under the same labels) by this margin, mean over method seeds 0-2 on dataset seed 0.
-#: Measured on generator v3 (tiny, dataset seeds 0 / 1 / 2, method seed = dataset seed, micro AUC %):
-#: vadclip 44.12 / 52.30 / 48.16; frame-diff (tiny-weak) 59.46 / 76.95 / 72.24; mil 46.51 / 37.74 / 40.99;
-#: random 48.51 / 51.96 / 48.97; position 50.63 / 51.50 / 50.13. With the
-#: random-init `tiny` CLIP the features carry almost nothing and VadCLIP's curves fall with the frame index
-#: in every video (it scores position, which this data no longer rewards): it does not beat frame-diff. The
-#: world-clip backbone (issue 10) is to be measured next; until then this test is an expected failure.
+#: zero-shot ones under the same labels) by this margin, mean over dataset seeds 0-2 of the tiny preset.
+#: Measured 2026-12-02 with the retrained world-clip (sha256 67d4984d...), generator v3, micro AUC %:
+#: vadclip 69.88 / 51.58 / 52.61 (mean 58.02); best baseline (frame-diff tiny-weak) 59.46 / 76.95 / 72.24
+#: (mean 69.55). Seed 0 alone (12 test videos) passes by 10 points, which the other dataset seeds and the
+#: 42-video small preset (vadclip 55.14 +/- 1.87 over method seeds vs mil 60.00, frame-diff 59.78) do not
+#: confirm: VadCLIP does not learn this benchmark's anomalies yet, and this test is an expected failure.
 LEARNING_MARGIN = 0.03
 LEARNING_SEEDS = (0, 1, 2)
 
 
-def _mean_auc(tmp_path: Path, epochs: int | None) -> float:
-    from vadbench.runner import run
-
-    aucs = [
-        run(
-            "vadclip",
-            "synthetic",
-            preset="tiny",
-            device="cpu",
-            seed=seed,
-            epochs=epochs,
-            leaderboard=tmp_path / "rows.csv",
-            runs_dir=tmp_path / "runs",
-            progress=False,
-            report=False,
-        ).metrics["auc_micro"]
-        for seed in LEARNING_SEEDS
-    ]
-    return float(np.mean(aucs))
-
-
+@pytest.mark.slow
 @pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="VadCLIP with the random tiny CLIP does not beat frame-diff on synthetic v3 "
-                   "(measured, see LEARNING_MARGIN); re-measure with world-clip (issue 10)")
+                   reason="VadCLIP with world-clip does not beat the best baseline over dataset seeds "
+                   "(measured, see LEARNING_MARGIN)")
 def test_vadclip_beats_the_best_baseline_of_its_supervision(tmp_path: Path) -> None:
-    """Trained VadCLIP (tiny) beats the best weak / zero-shot baseline on the weak split by a margin."""
+    """Trained VadCLIP (tiny) beats the best weak / zero-shot baseline on the weak split by a margin, mean
+    over dataset seeds 0-2 (method seed = dataset seed; each baseline on the same dataset seed)."""
+    from vadbench.datasets.synthetic import default_root, make_synthetic
     from vadbench.runner import run
 
-    trained = _mean_auc(tmp_path, None)
-    best = max(
-        run(m, "synthetic", preset=p, device="cpu", seed=0, leaderboard=tmp_path / "rows.csv",
-            runs_dir=tmp_path / "runs", progress=False, report=False).metrics["auc_micro"]
-        for m, p in (("frame-diff", "tiny-weak"), ("mil", "tiny"), ("random", "tiny-weak"))
-    )
-    assert trained >= best + LEARNING_MARGIN, f"vadclip {trained:.4f} vs best baseline {best:.4f}"
+    def auc(method: str, preset: str, root: Path, seed: int) -> float:
+        return run(method, "synthetic", root=root, preset=preset, device="cpu", seed=seed,
+                   leaderboard=tmp_path / "rows.csv", runs_dir=tmp_path / "runs", progress=False,
+                   report=False).metrics["auc_micro"]
+
+    trained, best = [], []
+    for s in LEARNING_SEEDS:
+        root = make_synthetic(default_root(s, "tiny"), seed=s, preset="tiny")
+        trained.append(auc("vadclip", "tiny", root, s))
+        best.append(max(auc(m, p, root, 0) for m, p in (("frame-diff", "tiny-weak"), ("mil", "tiny"),
+                                                         ("random", "tiny-weak"))))
+    shown = ", ".join(f"seed {s}: {t:.4f} vs {b:.4f}" for s, t, b in zip(LEARNING_SEEDS, trained, best,
+                                                                      strict=True))
+    assert np.mean(trained) >= np.mean(best) + LEARNING_MARGIN, f"vadclip vs best baseline: {shown}"
