@@ -1,22 +1,26 @@
 """VLAVAD on the synthetic semi split with world-vlm answers against the standard baselines of its supervision
 (``knn`` on tiny CLIP features, ``frame-diff``) over three synthetic DATA seeds (tiny preset; method seed 0).
 
-Measured (generator v3, world weights of commit 3cdf59f: world-vlm sha256 2da72dd6..., world-clip 67d4984d...;
-``world`` preset = SPA top-1, Adam 1e-3; frame AUC, protocol ``sht-semi/official;smooth=gauss(6,reflect)``):
+Measured (generator v3, world weights of main commit a61d80b: world-vlm sha256 ecadd3cf..., world-clip
+67d4984d...; ``world`` preset = SPA top-1, Adam 1e-3; frame AUC, protocol
+``sht-semi/official;smooth=gauss(6,reflect)``):
 
     data seed   VLAVAD   knn     frame-diff
-    0           67.11    63.49   62.24
-    1           65.24    60.39   61.07
-    2           61.15    61.42   76.23
+    0           56.73    63.49   62.24
+    1           62.01    60.39   61.07
+    2           53.35    61.42   76.23
 
-VLAVAD is above both baselines on data seeds 0 and 1 (+3.6, +4.2 points) and below both on data seed 2
-(frame-diff is 15 points higher there); its mean (64.5) is below frame-diff's (66.5). So the learning claim
-does not hold over data seeds: this test is a strict expected failure carrying the numbers, and passes
-(XPASS -> failure) only when VLAVAD beats both baselines on every data seed and stays above FLOOR. Over method
-seeds on data seed 0 (the S3M's initialisation and batch order; answers and A_s are the same) VLAVAD is above
-both baselines, see the card. Slow: dataset generation, tracks, 3 questions x every crop through world-vlm and
-the S3M for three data seeds, ~20 min on 2 shared CPU cores; not yet run through pytest (the same runs were
-made with the runner's stages). Skipped with the reason when the world models' weights are not installed.
+VLAVAD is above both baselines on data seed 1 only (+0.9 over frame-diff) and below both on data seeds 0 and
+2; its mean (57.4) is below knn's (61.8) and frame-diff's (66.5). SPA top-1 now selects the pose question,
+whose answers on normal training crops include the anomalies' answers (see the card). With the older world-vlm
+2da72dd6... VLAVAD measured 67.11 / 65.24 / 61.15 (above both baselines on data seeds 0 and 1). So the
+learning claim does not hold over data seeds: this test is a strict expected failure carrying the numbers, and
+passes (XPASS -> failure) only when VLAVAD beats both baselines on every data seed and stays above FLOOR. Over
+method seeds on data seed 0 (the S3M's initialisation and batch order; answers and A_s are the same) VLAVAD
+measured 56.73 / 56.63 / 56.79, below knn. Slow: dataset generation, tracks, 3 questions x every crop through
+world-vlm and the S3M for three data seeds, run through pytest with world-vlm ecadd3cf: XFAIL in 224 s on 2
+shared cores with the VLM answers already in VADBENCH_CACHE (it reproduced MEASURED to 4 digits); an estimated
+~10 min with a cold answer cache. Skipped with the reason when the world models' weights are not installed.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ from __future__ import annotations
 import pytest
 
 DATA_SEEDS = (0, 1, 2)
-MEASURED = {"vlavad": (0.6711, 0.6524, 0.6115), "knn": (0.6349, 0.6039, 0.6142),
+MEASURED = {"vlavad": (0.5673, 0.6201, 0.5335), "knn": (0.6349, 0.6039, 0.6142),
             "frame-diff": (0.6224, 0.6107, 0.7623)}
-FLOOR = 0.64  # above the best baseline on data seeds 0 and 1; VLAVAD's own seeds 0 / 1 measured 0.671 / 0.652
+FLOOR = 0.64  # set with world-vlm 2da72dd6 (above the best baseline on its winning data seeds 0 and 1)
 
 
 def _world_weights_or_skip() -> None:
@@ -45,7 +49,8 @@ def _world_weights_or_skip() -> None:
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="VLAVAD beats knn and frame-diff on data seeds 0 and 1 only (MEASURED)")
+                   reason="world-vlm ecadd3cf: VLAVAD beats knn and frame-diff on data seed 1 only "
+                   "(MEASURED)")
 def test_vlavad_beats_knn_and_frame_diff_on_synthetic_data_seeds(tmp_path, one_torch_thread):
     _world_weights_or_skip()
     from vadbench.datasets.synthetic import make_synthetic
