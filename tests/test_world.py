@@ -213,3 +213,26 @@ def test_shipped_models_know_the_world(one_torch_thread):
     assert set(answers) <= {"upright", "lying", "riding", "none"}, answers
     looks = vlm.answer([it.media for it in items], C.LOOK_Q, max_new_tokens=8)
     assert all(a.startswith("a ") and a.split()[-1] in COLOURS for a in looks), looks
+
+
+def test_clip_from_keeps_world_clip_and_a_frozen_tower_stays_as_initialised(tmp_path, one_torch_thread):
+    """``clip_from`` reuses a trained world-clip (same file, recorded in the manifest); with no distillation
+    and ``vision_lr_scale=0`` the VLM's vision blocks keep the weights copied from world-clip."""
+    import torch
+    from safetensors.torch import load_file
+
+    from vadbench.world.store import read_manifest
+    from vadbench.world.train import TrainConfig, build
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    build(TrainConfig.smoke(clip_steps=2, vlm_steps=1), first, log=lambda m: None, eval_seeds=1,
+          eval_per_question=2)
+    man = build(TrainConfig.smoke(vlm_steps=2, distill_steps=0, vision_lr_scale=0.0), second,
+                log=lambda m: None, eval_seeds=1, eval_per_question=2, clip_from=first)
+    sha = read_manifest(first)["models"]["world-clip"]["sha256"]
+    assert man["models"]["world-clip"]["sha256"] == sha
+    assert man["training"]["world_clip_from"]["sha256"] == sha
+    clip = load_file(str(second / "world-clip.safetensors"))
+    vlm = load_file(str(second / "world-vlm.safetensors"))
+    assert torch.equal(vlm["model.visual.blocks.0.attn.qkv.weight"],
+                       clip["visual.transformer.resblocks.0.attn.in_proj_weight"])

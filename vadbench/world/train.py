@@ -359,11 +359,11 @@ def build(cfg: TrainConfig, folder: Any, log: Log = print, eval_seeds: int = 2,
     t0 = time.time()
     clip_source = None
     if clip_from is not None:
-        from vadbench.world.store import load_world_clip, read_manifest
+        from vadbench.world import WORLD_CLIP
+        from vadbench.world.store import load_world_clip, read_manifest, weights_sha
 
         clip_model = load_world_clip(folder=Path(clip_from))[0]
-        clip_source = {"folder": str(clip_from),
-                       "sha256": read_manifest(Path(clip_from))["models"]["world-clip"]["sha256"],
+        clip_source = {"folder": str(clip_from), "sha256": weights_sha(WORLD_CLIP, Path(clip_from)),
                        "training": read_manifest(Path(clip_from)).get("training", {})}
         log(f"world-clip loaded from {clip_from} (not retrained)")
     else:
