@@ -4,8 +4,8 @@ out (:func:`vadbench.bootstrap.paired_bootstrap`), with the seed spread when a s
 A run folder (``runs/<id>/``, written by ``vadbench run``) holds ``row.json`` (the result row: method,
 dataset, protocol, seed) and ``frames.npz`` (the aligned test frames: labels, scores, lengths, videos,
 video labels; :func:`vadbench.bootstrap.run_intervals` writes it). Two sides are comparable only on the
-same dataset, the same protocol string and the same test frames; otherwise :class:`ConfigError` names what
-differs (for protocols: each differing field with both values).
+same dataset, the same data (row column ``data``), the same protocol string and the same test frames;
+otherwise :class:`ConfigError` names what differs (for protocols: each differing field with both values).
 
 Example:
     >>> protocol_differences("ucf/rtfm", "ucf/deepmil")
@@ -47,6 +47,7 @@ class RunInfo:
     dataset: str
     protocol: str
     seed: Any
+    data: str = ""  # the row's ``data`` cell (blank = the default data; runs before the column: blank)
 
     @property
     def label(self) -> str:
@@ -94,8 +95,10 @@ def read_run(path: str | Path) -> RunInfo:
     missing = [k for k in ("method", "dataset", "protocol") if not row.get(k)]
     if missing:
         raise DataError(f"{row_path}: the result row has no {', '.join(missing)}")
+    from vadbench.leaderboard import data_text
+
     return RunInfo(run_dir, str(row.get("run_id") or run_dir.name), str(row["method"]), str(row["dataset"]),
-                   str(row["protocol"]), row.get("seed"))
+                   str(row["protocol"]), row.get("seed"), data_text(row.get("data")))
 
 
 def read_frames(run: RunInfo) -> Frames:
@@ -117,16 +120,18 @@ def read_frames(run: RunInfo) -> Frames:
 
 def resolve(
     item: str, runs_dir: str | Path = "runs", results: Any = None, dataset: str | None = None,
-    preset: str | None = None,
+    preset: str | None = None, data: str | None = None,
 ) -> list[RunInfo]:
     """Runs named by one item: a run folder, a run id (a folder under ``runs_dir``), or ``method=<name>``:
-    every seed of that method in the ``results`` DataFrame (latest ok row per seed, optionally filtered by
-    ``dataset`` / ``preset``), each located under ``runs_dir`` by its run id."""
+    every seed of that method in the ``results`` DataFrame (latest ok row per seed and data, optionally
+    filtered by ``dataset`` / ``preset`` / ``data``: ``""`` the default data, ``seed=1`` synthetic data
+    seed 1), each located under ``runs_dir`` by its run id. Rows on several data are refused (never taken
+    as seeds of one configuration)."""
     item = item.strip()
     if item.startswith("method="):
         if results is None:
             raise ConfigError(f"{item}: selecting runs by method needs a results CSV (--results)")
-        from vadbench.leaderboard import latest_ok
+        from vadbench.leaderboard import data_text, latest_ok
 
         name = item.partition("=")[2]
         frame = results[(results["method"] == name) & (results["source"] == "vadbench")]
@@ -134,15 +139,20 @@ def resolve(
             frame = frame[frame["dataset"] == dataset]
         if preset:
             frame = frame[frame["preset"] == preset]
-        frame = latest_ok(frame, ["dataset", "protocol", "preset", "seed"])
+        frame = frame.assign(data=frame["data"].map(data_text) if "data" in frame else "")
+        if data is not None:
+            frame = frame[frame["data"] == data_text(data)]
+        frame = latest_ok(frame, ["dataset", "data", "protocol", "preset", "seed"])
         if frame.empty:
             raise ConfigError(
-                f"{item}: no ok result row (dataset {dataset or 'any'}, preset {preset or 'any'})")
-        configs = sorted({(r["dataset"], r["preset"], r["protocol"]) for r in frame.to_dict("records")})
+                f"{item}: no ok result row (dataset {dataset or 'any'}, preset {preset or 'any'}, "
+                f"data {'any' if data is None else data_text(data) or 'default'})")
+        configs = sorted({(r["dataset"], r["preset"], r["protocol"], r["data"])
+                          for r in frame.to_dict("records")})
         if len(configs) > 1:
-            shown = "; ".join(f"dataset={d} preset={p}" for d, p, _ in configs[:4])
+            shown = "; ".join(f"dataset={d} preset={p} data={x or 'default'}" for d, p, _, x in configs[:4])
             raise ConfigError(f"{item}: rows of {len(configs)} configurations ({shown} ...); narrow it with "
-                              "--dataset / --preset")
+                              "--dataset / --preset / --data")
         return [read_run(Path(runs_dir) / str(r)) for r in frame["run_id"]]
     path = Path(item)
     if path.is_dir():
@@ -154,13 +164,19 @@ def resolve(
 
 
 def check_comparable(side_a: Sequence[RunInfo], side_b: Sequence[RunInfo]) -> None:
-    """Refuse runs on different datasets or protocols, naming the differing protocol fields."""
+    """Refuse runs on different datasets, data (column ``data``: e.g. synthetic data seeds) or protocols,
+    naming the differing protocol fields."""
+    from vadbench.leaderboard import data_label
+
     runs = [*side_a, *side_b]
     first = runs[0]
     for run in runs[1:]:
         if run.dataset != first.dataset:
             raise ConfigError(f"runs on different datasets: {first.run_id} on {first.dataset}, "
                               f"{run.run_id} on {run.dataset}")
+        if run.data != first.data:
+            raise ConfigError(f"runs on different data: {first.run_id} on {data_label(first.data)}, "
+                              f"{run.run_id} on {data_label(run.data)}")
         if run.protocol != first.protocol:
             diffs = protocol_differences(first.protocol, run.protocol)
             raise ConfigError(
@@ -233,9 +249,12 @@ def summary_lines(c: Comparison) -> list[str]:
             return f"{mean:.2f} ± {100 * float(np.std(xs, ddof=1)):.2f} (mean ± std, {len(xs)} seeds)"
         return f"{mean:.2f}"
 
+    from vadbench.leaderboard import data_label
+
     a_name = " / ".join(dict.fromkeys(r.method for r in c.side_a))
     b_name = " / ".join(dict.fromkeys(r.method for r in c.side_b))
-    lines = [f"{a_name} vs {b_name} on {c.side_a[0].dataset}: paired bootstrap over {c.n_videos} test "
+    data = f" ({data_label(c.side_a[0].data)})" if c.side_a[0].data else ""
+    lines = [f"{a_name} vs {b_name} on {c.side_a[0].dataset}{data}: paired bootstrap over {c.n_videos} test "
              f"videos, {c.n_resamples} resamples (seed {c.seed}, {c.method})"]
     for m, r in c.results.items():
         lines.append(f"{m}: A {side(r.seeds_a)}; B {side(r.seeds_b)}")

@@ -220,7 +220,7 @@ def render_html(
         if floor:
             rows.append((f"floor ({html.escape(floor['probe'])})", _fmt("auc_micro", floor["auc"]), "",
                          html.escape(str(floor.get("labels", "")))))
-        parts += ["<h2>Beside it: baselines on the same split and labels</h2>",
+        parts += ["<h2>Beside it: baselines on the same data, split and labels</h2>",
                   "<p>Micro AUC, mean over the seeds measured (the committed leaderboards/results.csv and "
                   "this run's results file); the floor is the best content-free probe "
                   "(<code>vadbench datasets audit</code>).</p>",

@@ -38,13 +38,16 @@ def _fields(protocol: str) -> dict[str, str]:
 
 
 def baseline_rows(dataset: str, protocol: str, preset: str = "", seed: int | None = None,
-                  sources: Sequence[str | os.PathLike[str]] = ()) -> list[dict[str, Any]]:
-    """Baseline rows measured on the same dataset, split and labels (gt) as ``protocol``: from the result
+                  sources: Sequence[str | os.PathLike[str]] = (), *, data: str = "") -> list[dict[str, Any]]:
+    """Baseline rows measured on the same data, split and labels (gt) as ``protocol``: from the result
     CSVs ``sources`` (default: the committed measured rows ``leaderboards/results.csv``); the dataset preset
-    must match when given, and the seed when given (else the mean over seeds). One dict per method:
-    ``method``, ``auc_micro`` (fraction), ``seeds``, ``protocol``."""
+    must match when given, and the seed when given (else the mean over seeds). Only rows on the same
+    ``data`` (the row column: blank = the default data, ``seed=1`` = synthetic data seed 1; a file without
+    the column is default data) are used: a mean over seeds never mixes data. One dict per method:
+    ``method``, ``auc_micro`` (fraction), ``seeds``, ``protocol``, ``data``."""
     import pandas as pd
 
+    from vadbench.leaderboard import data_text
     from vadbench.paths import PROJECT_ROOT
 
     paths = [Path(p) for p in sources] or [PROJECT_ROOT / "leaderboards" / "results.csv"]
@@ -52,7 +55,7 @@ def baseline_rows(dataset: str, protocol: str, preset: str = "", seed: int | Non
     for p in paths:
         if not Path(p).is_file():
             continue
-        t = pd.read_csv(p)
+        t = pd.read_csv(p, dtype={"data": str})
         if "auc_micro" not in t and {"metric", "value"} <= set(t):  # regression anchors (baselines.csv)
             t = t[t["metric"] == "auc_micro"].assign(auc_micro=lambda x: x["value"] / 100, preset="")
         frames.append(t)
@@ -61,6 +64,8 @@ def baseline_rows(dataset: str, protocol: str, preset: str = "", seed: int | Non
     table = pd.concat(frames, ignore_index=True)
     want = _fields(protocol)
     keep = table["method"].isin(BASELINES) & (table["dataset"] == dataset)
+    rows_data = table["data"].map(data_text) if "data" in table else pd.Series("", index=table.index)
+    keep &= rows_data == data_text(data)
     if "status" in table:
         keep &= table["status"].fillna("ok") == "ok"
     table = table[keep]
@@ -80,16 +85,20 @@ def baseline_rows(dataset: str, protocol: str, preset: str = "", seed: int | Non
         if part.empty or "auc_micro" not in part:
             continue
         rows.append({"method": method, "auc_micro": float(part["auc_micro"].mean()),
-                     "seeds": len(part), "protocol": str(part["protocol"].iloc[-1])})
+                     "seeds": len(part), "protocol": str(part["protocol"].iloc[-1]), "data": data_text(data)})
     return rows
 
 
 def summary_lines(run_id: str, protocol: str, metrics: Mapping[str, Any], beside: Sequence[Mapping[str, Any]],
                   floor: Mapping[str, Any] | None, width: int = 80,
-                  intervals: Mapping[str, str] | None = None, interval_title: str = "") -> list[str]:
+                  intervals: Mapping[str, str] | None = None, interval_title: str = "",
+                  data: str = "") -> list[str]:
     """The terminal / log summary of a run: at most ``width`` characters per line; ``intervals`` gives the
-    bootstrap interval text per metric (``interval_title`` says which interval)."""
+    bootstrap interval text per metric (``interval_title`` says which interval); ``data`` is the run's
+    ``data`` cell (named in the "beside it" line when it is not the default data)."""
     import math
+
+    from vadbench.leaderboard import data_label, data_text
 
     intervals = intervals or {}
     out = [f"run {run_id}"[:width]]
@@ -105,7 +114,8 @@ def summary_lines(run_id: str, protocol: str, metrics: Mapping[str, Any], beside
     if interval_title and intervals:
         out.append(f"  [low, high]: {interval_title}"[:width])
     if beside or floor:
-        out.append("beside it (same split and labels; micro AUC, mean over seeds):")
+        on = f"same {data_label(data)}" if data_text(data) else "same data"
+        out.append(f"beside it ({on}, split and labels; micro AUC, mean over seeds):"[:width])
         for r in beside:
             out.append(f"  {r['method']:<24}{100 * r['auc_micro']:>10.2f}  ({r['seeds']} seed(s))"[:width])
         if floor:

@@ -361,6 +361,7 @@ def resolve_config(
     inputs: Mapping[str, Any] | None = None,
     train_dataset: str | None = None,
     train_root: Any = None,
+    dataset_options: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], type, Any]:
     """The resolved config of a run (everything that changes a number), the method class and the Protocol.
 
@@ -368,6 +369,8 @@ def resolve_config(
     ``--clips``, per input kind) change the input options; the method's unit is checked against the protocol
     here. ``train_dataset`` / ``train_root`` (or the preset's ``train_dataset``): train on that dataset's
     training videos instead (cross-domain, :mod:`vadbench.cross_domain`); recorded in the config.
+    ``dataset_options`` (``--dataset-opt``, e.g. ``{"seed": 1}``: synthetic data seed 1) are dataset keyword
+    arguments on top of the preset's ``dataset:`` section; recorded as ``dataset_options`` in the config.
     """
     from vadbench.methods.base import config_dict, validate_config
     from vadbench.protocol import default_protocol, window_expansion
@@ -439,7 +442,7 @@ def resolve_config(
         "unit": unit,
         "fidelity": getattr(cls, "fidelity", "code"),
         "dataset": ds_name,
-        "dataset_kwargs": dict(data.get("dataset") or {}),
+        "dataset_kwargs": {**dict(data.get("dataset") or {}), **dict(dataset_options or {})},
         "root": str(root) if root is not None else None,
         "preset": data.get("preset", None if preset == NO_PRESET else preset),
         "protocol": str(proto),
@@ -451,6 +454,8 @@ def resolve_config(
         "device": resolve_device(device),
         "selection": str(proto.selection),
     }
+    if dataset_options:  # only when given: the config hash of every other run stays what it was
+        config["dataset_options"] = dict(dataset_options)
     train_name = train_dataset or data.get("train_dataset")
     if train_name:
         if str(train_name) == ds_name:
@@ -478,14 +483,17 @@ def open_dataset(dataset: Any, root: str | os.PathLike[str] | None, kwargs: Mapp
     name = _dataset_name(dataset)
     ds = None
     try:
-        if isinstance(dataset, str):
-            from vadbench.datasets import get_dataset
+        try:
+            if isinstance(dataset, str):
+                from vadbench.datasets import get_dataset
 
-            ds = get_dataset(dataset, root, **dict(kwargs))
-        elif isinstance(dataset, type) or callable(dataset) and not hasattr(dataset, "videos"):
-            ds = dataset(root=root, **dict(kwargs))
-        else:
-            ds = dataset
+                ds = get_dataset(dataset, root, **dict(kwargs))
+            elif isinstance(dataset, type) or callable(dataset) and not hasattr(dataset, "videos"):
+                ds = dataset(root=root, **dict(kwargs))
+            else:
+                ds = dataset
+        except TypeError as err:  # an option the loader does not take (--dataset-opt)
+            raise ConfigError(f"dataset {name!r} does not take the options {dict(kwargs)}: {err}") from None
         ds.videos()
     except (DataError, FileNotFoundError) as err:
         problems: list[str] = []
@@ -516,6 +524,28 @@ def data_fingerprint(ds: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def data_of(ds: Any, config: Mapping[str, Any]) -> str:
+    """The row's ``data`` cell: the options of the data actually read (:meth:`Dataset.data_options`, e.g.
+    the synthetic seed and preset from the folder's manifest, so ``--root synthetic-tiny-s1`` is recorded
+    too) that differ from the default data of the run's preset (the dataset's :attr:`data_defaults` under
+    the preset's ``dataset:`` section). Blank = the default data; ``seed=1`` = synthetic data seed 1.
+
+    >>> from types import SimpleNamespace as NS
+    >>> ds = NS(data_defaults={"seed": 0, "preset": "tiny"},
+    ...         data_options=lambda: {"seed": 1, "preset": "small"})
+    >>> data_of(ds, {"dataset_kwargs": {"preset": "small", "seed": 1}, "dataset_options": {"seed": 1}})
+    'seed=1'
+    """
+    from vadbench.leaderboard import data_text
+
+    options = getattr(ds, "data_options", None)
+    actual = dict(options()) if callable(options) else {}
+    given = dict(config.get("dataset_options") or {})
+    preset_kwargs = {k: v for k, v in dict(config.get("dataset_kwargs") or {}).items() if k not in given}
+    defaults = {**dict(getattr(ds, "data_defaults", None) or {}), **preset_kwargs}
+    return data_text({k: v for k, v in actual.items() if k not in defaults or str(defaults[k]) != str(v)})
+
+
 def run_identity(config: Mapping[str, Any], ds: Any) -> tuple[str, str, dict[str, Any]]:
     """``(run_id, run_key, header)``: the run id covers the config, the data and the code, so a re-run
     resumes only when all three are the same."""
@@ -526,7 +556,8 @@ def run_identity(config: Mapping[str, Any], ds: Any) -> tuple[str, str, dict[str
     data_fp, code = data_fingerprint(ds), {"vadbench": __version__, "commit": git_commit()}
     run_key = config_hash({"config": chash, "data": data_fp, "code": code})
     run_id = f"{config['method']}-{config['dataset']}-{config['preset'] or 'default'}-{run_key[:8]}"
-    header = {"run_id": run_id, "config_hash": chash, "data_fingerprint": data_fp, "code": code}
+    header = {"run_id": run_id, "config_hash": chash, "data_fingerprint": data_fp,
+              "data": data_of(ds, config), "code": code}
     return run_id, run_key, header
 
 
@@ -791,6 +822,7 @@ class Plan:
     config_hash: str
     progress: bool = True
     train_ds: Any = None  # cross-domain runs: the dataset whose training videos are used
+    data: str = ""  # the row's ``data`` cell (:func:`data_of`; blank = the default data)
 
 
 @dataclass
@@ -822,7 +854,8 @@ def plan_run(
         folder.reset_state(run_key=run_key)
     _log(progress, f"[bold]run[/bold] {config['method']} on {config['dataset']} ({config['protocol']})")
     _log(progress, f"run folder {folder.path}")
-    return Plan(config, cls, proto, ds, folder, run_key, header["config_hash"], progress, train_ds)
+    return Plan(config, cls, proto, ds, folder, run_key, header["config_hash"], progress, train_ds,
+                header["data"])
 
 
 def _open_train_dataset(config: dict[str, Any], ds: Any) -> Any:
@@ -1071,6 +1104,7 @@ def record_stage(
     row = make_row(
         method=config["method"],
         dataset=config["dataset"],
+        data=plan.data,
         protocol=str(plan.protocol),
         metrics={**_row_metrics(ev.metrics), **ev.intervals},
         run_id=folder.run_id,
@@ -1110,7 +1144,7 @@ def record_stage(
             branch_metrics=ev.outputs,
             per_type=ev.per_type,
             dataset=plan.ds,
-            beside=baseline_rows(config["dataset"], protocol, preset_name, None, sources),
+            beside=baseline_rows(config["dataset"], protocol, preset_name, None, sources, data=plan.data),
             floor=floor_for(config["dataset"], protocol, preset_name),
             run_facts=_run_facts(plan, inputs, fit_s, score_s),
             headline=ev.headline,
@@ -1137,7 +1171,8 @@ def _run_facts(plan: Plan, inputs: Inputs, fit_s: float, score_s: float) -> dict
 
     config = plan.config
     return {
-        "dataset": f"{config['dataset']} ({inputs.variant} split; {len(inputs.train_videos)} training"
+        "dataset": f"{config['dataset']} ({'data ' + plan.data + '; ' if plan.data else ''}"
+                   f"{inputs.variant} split; {len(inputs.train_videos)} training"
                    f"{' videos of ' + inputs.train_from if inputs.train_from else ''} / "
                    f"{len(inputs.test_videos)} test videos)",
         "method": f"{config['method']} (fidelity {config['fidelity']}, preset {config['preset'] or 'none'})",
@@ -1182,6 +1217,7 @@ def run(
     report: bool = True,
     train_dataset: str | None = None,
     train_root: str | os.PathLike[str] | None = None,
+    dataset_options: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Train and evaluate ``method`` on ``dataset``; write ``runs/<id>/`` + a row. Stages: :func:`plan_run`,
     :func:`prepare_inputs`, :func:`fit_or_resume`, :func:`score_stage`, :func:`evaluate_stage`,
@@ -1190,7 +1226,9 @@ def run(
     ``overrides`` are method options on top of the preset; ``features`` / ``inputs`` are options of the
     method's input kind on top of the preset's; ``protocol`` replaces the preset's protocol (a section-13
     name or a protocol string); ``train_dataset`` / ``train_root`` train on another dataset's training videos
-    (cross-domain, :mod:`vadbench.cross_domain`). A failure after the planning leaves ``error.txt`` in the
+    (cross-domain, :mod:`vadbench.cross_domain`); ``dataset_options`` are dataset keyword arguments on top of
+    the preset's (``{"seed": 1}``: synthetic data seed 1; the row's ``data`` column records the data read,
+    :func:`data_of`). A failure after the planning leaves ``error.txt`` in the
     run folder and the exception carries the run id (``err.run_id``). Returns a :class:`RunResult`.
     """
     plan = plan_run(
@@ -1211,6 +1249,7 @@ def run(
         inputs=inputs,
         train_dataset=train_dataset,
         train_root=train_root,
+        dataset_options=dataset_options,
     )
     try:
         ins = prepare_inputs(plan)
@@ -1313,6 +1352,7 @@ def failure_row(method: Any, dataset: Any, error: BaseException | str, **kwargs:
             protocol=kwargs.get("protocol"),
             features=kwargs.get("features"),
             inputs=kwargs.get("inputs"),
+            dataset_options=kwargs.get("dataset_options"),
         )
         fields.update(
             protocol=str(proto),
@@ -1323,8 +1363,12 @@ def failure_row(method: Any, dataset: Any, error: BaseException | str, **kwargs:
             selection=config["selection"],
             epochs=config["method_config"].get("epochs"),
         )
+        from vadbench.leaderboard import data_text
+
+        fields["data"] = data_text(kwargs.get("dataset_options"))  # what was asked, if it cannot be read
+        ds = open_dataset(dataset, kwargs.get("root"), config["dataset_kwargs"])
+        fields["data"] = data_of(ds, config)
         if run_id is None:  # the failure came before the run folder: derive the id as run() would
-            ds = open_dataset(dataset, kwargs.get("root"), config["dataset_kwargs"])
             run_id = run_identity(config, ds)[0]
     except Exception:  # noqa: BLE001 - the failure may be in the resolution itself; record what is known
         pass

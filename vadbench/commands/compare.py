@@ -34,6 +34,11 @@ def compare(
     ] = None,
     dataset: Annotated[str | None, typer.Option(help="Only rows of this dataset (method=<name>).")] = None,
     preset: Annotated[str | None, typer.Option(help="Only rows of this preset (method=<name>).")] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(help="Only rows on this data (method=<name>; the data column: seed=1 = synthetic data "
+                          "seed 1, 'default' = the default data)."),
+    ] = None,
     metric: Annotated[
         list[str] | None,
         typer.Option("--metric", help="AUC / AP metric (repeatable; default auc_micro, ap)."),
@@ -59,14 +64,16 @@ def compare(
 
     def side(text: str) -> list:
         return [r for item in text.split(",") if item.strip()
-                for r in resolve(item, runs_dir, frame, dataset=dataset, preset=preset)]
+                for r in resolve(item, runs_dir, frame, dataset=dataset, preset=preset,
+                                 data="" if data == "default" else data)]
 
     c = run_compare(side(a), side(b), metrics=tuple(metric or ("auc_micro", "ap")), n_resamples=resamples,
                     seed=seed, method=ci_method)
     if as_json:
         doc = {
             "a": [r.run_id for r in c.side_a], "b": [r.run_id for r in c.side_b],
-            "dataset": c.side_a[0].dataset, "protocol": c.side_a[0].protocol, "n_videos": c.n_videos,
+            "dataset": c.side_a[0].dataset, "data": c.side_a[0].data, "protocol": c.side_a[0].protocol,
+            "n_videos": c.n_videos,
             "n_resamples": c.n_resamples, "seed": c.seed, "ci_method": c.method,
             "metrics": {m: {"a": r.a, "b": r.b, "diff": r.diff, "ci_low": r.low, "ci_high": r.high,
                             "p_value": r.p_value, "sd_videos": r.sd_videos,

@@ -22,6 +22,10 @@ def register(apps: dict[str, typer.Typer]) -> None:
     def extract_cmd(
         dataset: Annotated[str, typer.Option("--dataset", "-d", help="Registered dataset name.")],
         root: Annotated[Path | None, typer.Option(help="Dataset root (default: see vadbench.paths).")] = None,
+        dataset_opt: Annotated[
+            list[str] | None,
+            typer.Option("--dataset-opt", help="Dataset option key=value (seed=1: synthetic data seed 1)."),
+        ] = None,
         backbone: Annotated[
             str, typer.Option(help="'tiny' or an open_clip model name (ViT-B-16).")
         ] = "ViT-B-16",
@@ -60,22 +64,26 @@ def register(apps: dict[str, typer.Typer]) -> None:
         ] = None,
     ) -> None:
         """Extract CLIP snippet features [T, K, D] of every video of a dataset (skips those stored)."""
+        from vadbench.commands.run import _parse_sets
         from vadbench.console import console as make_console
         from vadbench.datasets import get_dataset
         from vadbench.errors import ConfigError
         from vadbench.features import FeatureSpec, FeatureStore, dist_env, extract_distributed
 
+        options = _parse_sets(dataset_opt, "--dataset-opt")
         reuse = ""
         if method is not None:
             from vadbench.runner import resolve_config
 
-            config, _, _ = resolve_config(method, dataset, root, preset=preset, device=device)
+            config, _, _ = resolve_config(method, dataset, root, preset=preset, device=device,
+                                          dataset_options=options)
             if config["input_kind"] != "features" or "source" in (config["features"] or {}):
                 raise ConfigError(f"method {method!r} does not take extracted features on {dataset!r} "
                                   f"(input kind {config['input_kind']}); nothing to extract")
             spec = FeatureSpec.from_dict(dict(config["features"]))
             reuse = f"vadbench run --method {method} --dataset {dataset}" + (
-                f" --preset {config['preset']}" if config["preset"] else "")
+                f" --preset {config['preset']}" if config["preset"] else "") + "".join(
+                f" --dataset-opt {k}={v}" for k, v in options.items())
             dataset_kwargs = dict(config["dataset_kwargs"])
         else:
             if preset is not None:
@@ -91,7 +99,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
                 precision=precision,
                 seed=seed,
             )
-            dataset_kwargs = {}
+            dataset_kwargs = dict(options)
         ds = get_dataset(dataset, root, **dataset_kwargs)
         chosen = [v.strip() for v in videos.split(",") if v.strip()] if videos else None
         rank, world, _ = dist_env()

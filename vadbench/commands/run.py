@@ -20,6 +20,11 @@ RESULTS_HELP = (
     "`vadbench leaderboard` and `vadbench regress` read)."
 )
 
+DATASET_OPT_HELP = (
+    "Dataset option key=value on top of the preset's (repeatable): seed=1 runs on synthetic data seed 1 "
+    "(generated on first use); the row's data column records it."
+)
+
 
 def _parse_sets(values: list[str] | None, flag: str = "--set") -> dict[str, Any]:
     """``key=value`` method options (values read as YAML scalars: ``lr=1e-4``, ``mask_padding=true``)."""
@@ -46,14 +51,15 @@ def _print_metrics(result: Any, leaderboard: Any = None) -> None:
     row = result.row
     preset = str(row.get("preset", "") or "")
     sources = [p for p in (leaderboard, shipped_file("leaderboards/results.csv")) if p]
-    beside = baseline_rows(row.get("dataset", ""), row.get("protocol", ""), preset, None, sources)
+    data = str(row.get("data", "") or "")
+    beside = baseline_rows(row.get("dataset", ""), row.get("protocol", ""), preset, None, sources, data=data)
     beside = [r for r in beside if r["method"] != row.get("method")]
     floor = floor_for(row.get("dataset", ""), row.get("protocol", ""), _dataset_preset(result))
     from vadbench.commands.score import interval_text, interval_title
 
     cis = {key: interval_text(row, key) for key in result.metrics}
     for line in summary_lines(result.run_id, row.get("protocol", ""), result.metrics, beside, floor,
-                              intervals=cis, interval_title=interval_title(row)):
+                              intervals=cis, interval_title=interval_title(row), data=data):
         typer.echo(line)
     if result.resumed:
         typer.echo(f"resumed: {', '.join(result.resumed)} (use --fresh to refit)")
@@ -89,6 +95,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
             Path | None,
             typer.Option("--root", help="Dataset root (default: $VADBENCH_DATA/<name> or the card)."),
         ] = None,
+        dataset_opt: Annotated[list[str] | None, typer.Option("--dataset-opt", help=DATASET_OPT_HELP)] = None,
         preset: Annotated[
             str | None,
             typer.Option(
@@ -176,10 +183,13 @@ def register(apps: dict[str, typer.Typer]) -> None:
             progress=progress,
             train_dataset=train_dataset,
             train_root=train_root,
+            dataset_options=_parse_sets(dataset_opt, "--dataset-opt"),
         )
         _print_metrics(result, leaderboard)
         if result.appended:
-            typer.echo(f"row appended to {leaderboard} (seed {result.row.get('seed')})")
+            data = result.row.get("data") or ""
+            typer.echo(f"row appended to {leaderboard} (seed {result.row.get('seed')}"
+                       f"{', data ' + data if data else ''})")
         else:
             typer.echo(f"identical to an earlier run ({result.run_id}: same config, data and code); its "
                        f"row is already in {leaderboard}, not appended again (--fresh re-runs it)")
@@ -204,6 +214,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
             ),
         ] = None,
         root_: Annotated[Path | None, typer.Option("--root", help="Dataset root (one dataset only).")] = None,
+        dataset_opt: Annotated[list[str] | None, typer.Option("--dataset-opt", help=DATASET_OPT_HELP)] = None,
         protocol: Annotated[str | None, typer.Option(help="Protocol name or string for every run.")] = None,
         device: Annotated[str, typer.Option(help="auto, cpu or cuda[:i].")] = "auto",
         seed: Annotated[int | None, typer.Option(help="Seed of every run.")] = None,
@@ -259,6 +270,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
                 runs_dir=runs_dir,
                 preset=one,
                 root=root_,
+                dataset_options=_parse_sets(dataset_opt, "--dataset-opt"),
                 protocol=protocol,
                 features=_parse_sets(feature, "--feature"),
                 inputs={"tracks": _parse_sets(tracks, "--tracks"), "clips": _parse_sets(clips, "--clips")},

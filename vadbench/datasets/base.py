@@ -145,6 +145,10 @@ class Dataset:
     default_convention: ClassVar[str] = ""
     splits: ClassVar[tuple[str, ...]] = ("test",)
     default_split: ClassVar[str] = "test"
+    #: The options that select which data the loader reads, with the values of the default data (synthetic:
+    #: ``seed`` 0, ``preset`` tiny). A result row records in its ``data`` column those of
+    #: :meth:`data_options` that differ; a real dataset has one content and none.
+    data_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
@@ -179,6 +183,11 @@ class Dataset:
         from vadbench.paths import card_dir
 
         return str(card_dir("datasets", self.name) / "README.md")
+
+    def data_options(self) -> dict[str, Any]:
+        """The values of the :attr:`data_defaults` options for the data actually read (from the files, so a
+        ``root`` that holds other data than asked for is recorded as what it is)."""
+        return {}
 
     def resolve_id(self, video: str) -> str:
         """The table key of an id from a list or CSV (Avenue / NWPU map a bare test id to ``test/<id>``)."""

@@ -43,6 +43,7 @@ META_COLUMNS: tuple[str, ...] = (
     "error",
     "method",
     "dataset",
+    "data",
     "split",
     "protocol",
     "backbone",
@@ -212,6 +213,41 @@ def format_percent(percent: float | None, digits: int = 2) -> str:
 # ----------------------------------------------------------------------------------------------------
 # Missing values in a frame cell
 # ----------------------------------------------------------------------------------------------------
+
+
+# ----------------------------------------------------------------------------------------------------
+# The data a row was measured on (column ``data``)
+# ----------------------------------------------------------------------------------------------------
+
+
+def data_text(options: Any) -> str:
+    """The ``data`` cell: the dataset options that select other data than the default, as sorted
+    ``key=value`` pairs joined by ``;`` (``seed=1`` for synthetic data seed 1); blank = the default data.
+
+    A mapping or a cell (text, None, NaN) gives the canonical text, so two cells name the same data exactly
+    when their texts are equal; rows written before the column existed read as blank, the default data.
+
+    >>> data_text({"seed": 1, "preset": "small"}), data_text(" seed=2 "), data_text(None), data_text({})
+    ('preset=small;seed=1', 'seed=2', '', '')
+    """
+    if options is None or _is_missing(options):
+        return ""
+    if isinstance(options, str):
+        pairs = [p.strip().partition("=") for p in options.split(";") if p.strip()]
+        items = {k.strip(): v.strip() for k, _, v in pairs}
+    else:
+        items = {str(k): str(v) for k, v in dict(options).items()}
+    return ";".join(f"{k}={items[k]}" for k in sorted(items))
+
+
+def data_label(text: Any) -> str:
+    """How a ``data`` cell reads in a table or a summary line: ``default data`` when blank.
+
+    >>> data_label(""), data_label("seed=1")
+    ('default data', 'data seed=1')
+    """
+    text = data_text(text)
+    return f"data {text}" if text else "default data"
 
 
 def _pd_na() -> Any:

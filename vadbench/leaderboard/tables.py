@@ -24,6 +24,8 @@ from vadbench.leaderboard.columns import (
     _is_missing,
     _metric_order,
     canonical_metric,
+    data_label,
+    data_text,
     to_percent,
 )
 from vadbench.leaderboard.query import is_test_selected, latest_ok
@@ -76,7 +78,8 @@ def _measured_rows(results: pd.DataFrame, dataset: str | None, all_runs: bool) -
     if all_runs:
         frame = frame[frame["status"] == "ok"]
     else:
-        keys = ["source", "method", "dataset", "split", "protocol", "backbone", "feature_hash", "config_hash"]
+        keys = ["source", "method", "dataset", "data", "split", "protocol", "backbone", "feature_hash",
+                "config_hash"]
         frame = latest_ok(frame, [k for k in [*keys, "seed", "reference"] if k in frame])
     metric_cols = [c for c in frame.columns if canonical_metric(str(c)) is not None]
     out = []
@@ -93,6 +96,7 @@ def _measured_rows(results: pd.DataFrame, dataset: str | None, all_runs: bool) -
                 intervals[column] = (to_percent(low), to_percent(high))
         source = record.get("source") or "vadbench"
         preset = record.get("preset", "")
+        data = data_text(record.get("data"))
         row = BoardRow(
             method=record["method"],
             source=source,
@@ -102,7 +106,8 @@ def _measured_rows(results: pd.DataFrame, dataset: str | None, all_runs: bool) -
             protocol_id="",
             test_selected=is_test_selected(record.get("selection", ""), record.get("protocol", "")),
             comparability="",
-            notes=f"preset {preset}" if preset else "",
+            notes="; ".join(x for x in (f"preset {preset}" if preset else "",
+                                        data_label(data) if data else "") if x),
             values=values,
             run_id=record.get("run_id", ""),
             fidelity="" if _is_missing(record.get("fidelity")) else str(record.get("fidelity", "")),
@@ -116,17 +121,19 @@ def _measured_rows(results: pd.DataFrame, dataset: str | None, all_runs: bool) -
     return _aggregate_seeds(out)
 
 
-#: Columns that identify one configuration apart from its seed (repeated seeds of it are aggregated). The run
+#: Columns that identify one configuration apart from its seed (repeated seeds of it are aggregated; rows on
+#: other data, column ``data``, are other configurations and never averaged in). The run
 #: config hash covers the seed, so it cannot be used; rows that differ only in method options outside the
 #: preset are told apart by epochs and the sizes.
 SEED_GROUP_KEYS = (
-    "source", "reference", "method", "dataset", "split", "protocol", "backbone", "feature_hash", "preset",
-    "selection", "epochs", "n_train", "n_test", "n_frames",
+    "source", "reference", "method", "dataset", "data", "split", "protocol", "backbone", "feature_hash",
+    "preset", "selection", "epochs", "n_train", "n_test", "n_frames",
 )
 
 
 def _seed_key(record: dict[str, Any]) -> tuple:
-    return tuple("" if _is_missing(record.get(k)) else str(record.get(k)) for k in SEED_GROUP_KEYS)
+    return tuple(data_text(record.get(k)) if k == "data" else "" if _is_missing(record.get(k))
+                 else str(record.get(k)) for k in SEED_GROUP_KEYS)
 
 
 def _aggregate_seeds(rows: list[tuple[str, BoardRow, tuple]]) -> list[tuple[str, BoardRow]]:
