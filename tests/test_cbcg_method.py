@@ -222,6 +222,24 @@ def test_presets_resolve():
         assert cfg.feature_dim in (1024, 2048) and cfg.crops in (5, 10)
 
 
+def test_synthetic_ablation_presets_differ_from_small_only_in_their_switch():
+    """The ablation grid of spec 5.9 changes one part each; the recipe (epochs, padding, sizes) is small's."""
+    from dataclasses import asdict
+
+    from vadbench.methods.presets import load_preset
+
+    small = asdict(CBCG(load_preset("cbcg", "synthetic", "small")["config"]).cfg)
+    assert (small["epochs"], small["conv_padding"], small["guidance"]) == (100, "replicate", "product")
+    allowed = {
+        "small-no-clustering": {"clustering_branch", "guidance"},  # no g to fuse without the branch
+        "small-no-memory": {"memory"},
+        "small-no-guidance": {"guidance"},
+    }
+    for name, switch in allowed.items():
+        cfg = asdict(CBCG(load_preset("cbcg", "synthetic", name)["config"]).cfg)
+        assert {k for k in cfg if cfg[k] != small[k]} <= switch, name
+
+
 def test_conv_padding_option_removes_the_edge_cue():
     """``conv_padding=replicate``: a video whose snippets are all alike gets one score everywhere; the default
     zero padding marks the first and last snippet (the position cue the card's curves show)."""
