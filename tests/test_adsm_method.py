@@ -170,3 +170,24 @@ def test_frames_without_objects_score_zero_before_normalisation(fitted, world):
     empty = copy.copy(test)
     empty.tracks = []
     assert np.all(fitted.score(empty) == 0.0)
+
+
+def test_dsm_loss_indicator_scores_each_clip_by_its_training_objective(fitted, world, tmp_path):
+    """``indicator=dsm_loss``: the same model and aggregation, one level per clip = the clip's DSM loss."""
+    from vadbench.methods.adsm import ADSM
+
+    _, _, test = world
+    m = ADSM({**TINY, "indicator": "dsm_loss"}, seed=0).load(fitted.save(tmp_path / "adsm.safetensors"))
+    runs = m.object_runs(test, scene=m.scene_index(test))
+    pairs = m.clip_indicator(runs, video=test.video)
+    losses = m.clip_dsm_losses(runs, video=test.video)
+    assert [p[1].shape[1] for p in pairs] == [1] * len(runs)
+    for (_, ind), loss in zip(pairs, losses, strict=True):
+        np.testing.assert_allclose(ind[:, 0], loss)
+    s = m.score(test)
+    assert s.shape == (test.n_frames,) and s.min() >= 0.0 and s.max() <= 1.0
+    assert not np.allclose(s, fitted.score(test))  # a different indicator, not the paper's levels
+    with pytest.raises(ConfigError, match="level_weights"):
+        ADSM({**TINY, "indicator": "dsm_loss", "level_weights": [1.0] * TINY["levels"]})
+    with pytest.raises(ConfigError, match="indicator"):
+        ADSM({**TINY, "indicator": "psnr"})

@@ -40,6 +40,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "score_norm": ("l2", "motion"),
     "object_agg": ("max", "mean"),
     "clip_frame": ("last", "next"),
+    "indicator": ("score_psnr", "dsm_loss"),
 }
 
 
@@ -68,6 +69,11 @@ class ADSMConfig:
     appearance_term: bool = True  # divide by PSNR; off = ablation
     autoregressive: bool = True  # off = plain DSM inference (noise added to x at every level)
     score_norm: str = "l2"  # l2 | motion (motion-weighted norm)
+    #: The per-clip indicator: ``score_psnr`` (the paper's ||s|| / PSNR per level, Algorithm 1) or
+    #: ``dsm_loss`` (the training objective of the clip, mean over the L levels, one noise draw per clip;
+    #: not in the paper, a vadbench option). Both go through the same aggregation (objects, segments,
+    #: min-max per video).
+    indicator: str = "score_psnr"
     segment_len: int = 8  # T [reconstruction]
     object_agg: str = "max"  # max | mean over objects of a frame [reconstruction]
     clip_frame: str = "last"  # last | next: the frame a clip score belongs to [reconstruction]
@@ -95,6 +101,10 @@ class ADSMConfig:
             raise ConfigError(f"ADSM scene_dropout must be in [0, 1), got {self.scene_dropout}")
         if self.tracker == "boxes_file" and not self.boxes_dir:
             raise ConfigError("ADSM tracker=boxes_file needs boxes_dir (a folder of <video>.csv files)")
+        if self.level_weights is not None and self.indicator == "dsm_loss":
+            raise ConfigError(
+                "ADSM level_weights weigh the levels of indicator=score_psnr; dsm_loss has one level"
+            )
         if self.level_weights is not None and len(self.level_weights) != self.levels:
             raise ConfigError(
                 f"ADSM level_weights has {len(self.level_weights)} values for {self.levels} levels"
@@ -363,7 +373,8 @@ class ADSM(TorchMethod):
 
     def clip_dsm_losses(self, runs: Sequence[ObjectRun], *, video: str = "") -> list[np.ndarray]:
         """Per run: the training objective of each window (stride ``test_stride``), averaged over the L
-        inference noise levels with one noise draw per clip (a diagnostic; not the anomaly score)."""
+        inference noise levels with one noise draw per clip (``x~ = x + sigma_i eps``; patch weights as in
+        training). The ``dsm_loss`` indicator and a diagnostic of what the model learned."""
         import torch
 
         from vadbench.methods.adsm.clips import to_model_range
@@ -371,17 +382,23 @@ class ADSM(TorchMethod):
         from vadbench.methods.adsm.losses import dsm_loss, motion_weights, uniform_weights
 
         cfg = self.cfg
+        if self.model is None:
+            raise RuntimeError("ADSM: fit or load the model before scoring")
         sigmas = inference_sigmas(cfg.levels, cfg.sigma_min, cfg.sigma_max)
         gen = torch.Generator().manual_seed(
             int(hashlib.sha256(f"dsm:{self.inference_seed}:{video}".encode()).hexdigest()[:12], 16)
         )
-        out = []
+        items = [
+            (r, int(st)) for r, run in enumerate(runs) for st in run.starts(cfg.clip_len, cfg.test_stride)
+        ]
+        losses = np.zeros(len(items))
         self.model.eval()
         with torch.no_grad():
-            for run in runs:
-                starts = run.starts(cfg.clip_len, cfg.test_stride)
-                x = to_model_range(np.stack([run.clip(int(s), cfg.clip_len) for s in starts])).to(self.device)
-                scene = torch.full((len(x),), run.scene, device=self.device)
+            for b in range(0, len(items), cfg.infer_batch):
+                sel = items[b : b + cfg.infer_batch]
+                clips = np.stack([runs[r].clip(st, cfg.clip_len) for r, st in sel])
+                x = to_model_range(clips).to(self.device)
+                scene = torch.tensor([runs[r].scene for r, _ in sel], device=self.device)
                 w = motion_weights(x, cfg.patch) if cfg.motion_weights else uniform_weights(x, cfg.patch)
                 noise = torch.randn(x.shape, generator=gen).to(x)
                 total = torch.zeros(len(x), device=self.device)
@@ -391,11 +408,29 @@ class ADSM(TorchMethod):
                     total += dsm_loss(
                         self.model(noisy, sig, scene), noisy, x, sig, patch=cfg.patch, weights=w, reduce=False
                     )
-                out.append((total / len(sigmas)).cpu().numpy())
+                losses[b : b + len(sel)] = (total / len(sigmas)).double().cpu().numpy()
+        out, k = [], 0
+        for run in runs:
+            n = len(run.starts(cfg.clip_len, cfg.test_stride))
+            out.append(losses[k : k + n])
+            k += n
         return out
 
+    def clip_indicator(
+        self, runs: Sequence[ObjectRun], *, video: str = ""
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per run: (last frames of its windows (K,), indicator (K, L) or (K, 1)) under ``indicator``."""
+        if self.cfg.indicator == "score_psnr":
+            return self.clip_level_scores(runs, video=video)
+        cfg = self.cfg
+        return [
+            (run.frames[run.starts(cfg.clip_len, cfg.test_stride) + cfg.clip_len - 1], loss[:, None])
+            for run, loss in zip(runs, self.clip_dsm_losses(runs, video=video), strict=True)
+        ]
+
     def score_outputs(self, sample: Any) -> dict[str, np.ndarray]:
-        """``score``: one value in [0, 1] per frame (min-max per video inside the method, spec section 6)."""
+        """``score``: one value in [0, 1] per frame (min-max per video inside the method, spec section 6),
+        from the clip indicator chosen by ``indicator`` (the paper's levels, or the one DSM-loss level)."""
         from vadbench.methods.adsm.inference import (
             clip_frame_index,
             fill_leading,
@@ -407,7 +442,7 @@ class ADSM(TorchMethod):
         n_frames = int(sample.n_frames)
         runs = self.object_runs(sample, scene=self.scene_index(sample))
         frames_per_obj, scores_per_obj = [], []
-        for run, (last, sc) in zip(runs, self.clip_level_scores(runs, video=sample.video), strict=True):
+        for run, (last, sc) in zip(runs, self.clip_indicator(runs, video=sample.video), strict=True):
             at = clip_frame_index(last, cfg.clip_frame)
             # frames of the run between scored frames take the last score; the first ones the first score
             run_frames = run.frames if cfg.clip_frame == "last" else run.frames + 1
@@ -421,7 +456,9 @@ class ADSM(TorchMethod):
             return {"score": np.zeros(n_frames, np.float32)}
         per_frame = frame_level_scores(n_frames, frames_per_obj, scores_per_obj, object_agg=cfg.object_agg)
         final = video_scores_from_levels(
-            per_frame, segment_len=cfg.segment_len, level_weights=cfg.level_weights
+            per_frame,
+            segment_len=cfg.segment_len,
+            level_weights=cfg.level_weights if cfg.indicator == "score_psnr" else None,
         )
         return {"score": final.astype(np.float32)}
 
