@@ -131,7 +131,7 @@ def resolve(
     if item.startswith("method="):
         if results is None:
             raise ConfigError(f"{item}: selecting runs by method needs a results CSV (--results)")
-        from vadbench.leaderboard import data_text, latest_ok
+        from vadbench.leaderboard import data_cells, data_text, latest_ok
 
         name = item.partition("=")[2]
         frame = results[(results["method"] == name) & (results["source"] == "vadbench")]
@@ -139,7 +139,7 @@ def resolve(
             frame = frame[frame["dataset"] == dataset]
         if preset:
             frame = frame[frame["preset"] == preset]
-        frame = frame.assign(data=frame["data"].map(data_text) if "data" in frame else "")
+        frame = frame.assign(data=data_cells(frame))
         if data is not None:
             frame = frame[frame["data"] == data_text(data)]
         frame = latest_ok(frame, ["dataset", "data", "protocol", "preset", "seed"])

@@ -47,7 +47,7 @@ def baseline_rows(dataset: str, protocol: str, preset: str = "", seed: int | Non
     ``method``, ``auc_micro`` (fraction), ``seeds``, ``protocol``, ``data``."""
     import pandas as pd
 
-    from vadbench.leaderboard import data_text
+    from vadbench.leaderboard import data_cells, data_text
     from vadbench.paths import PROJECT_ROOT
 
     paths = [Path(p) for p in sources] or [PROJECT_ROOT / "leaderboards" / "results.csv"]
@@ -64,8 +64,7 @@ def baseline_rows(dataset: str, protocol: str, preset: str = "", seed: int | Non
     table = pd.concat(frames, ignore_index=True)
     want = _fields(protocol)
     keep = table["method"].isin(BASELINES) & (table["dataset"] == dataset)
-    rows_data = table["data"].map(data_text) if "data" in table else pd.Series("", index=table.index)
-    keep &= rows_data == data_text(data)
+    keep &= data_cells(table) == data_text(data)
     if "status" in table:
         keep &= table["status"].fillna("ok") == "ok"
     table = table[keep]

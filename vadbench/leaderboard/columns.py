@@ -240,6 +240,23 @@ def data_text(options: Any) -> str:
     return ";".join(f"{k}={items[k]}" for k in sorted(items))
 
 
+def data_cells(frame: Any) -> Any:
+    """The canonical ``data`` cell of every row of a results table (a Series; all blank, the default data,
+    for a table written before the column existed).
+
+    >>> import pandas as pd
+    >>> data_cells(pd.DataFrame({"data": [None, " seed=1"]})).tolist()
+    ['', 'seed=1']
+    >>> data_cells(pd.DataFrame({"a": [1]})).tolist()
+    ['']
+    """
+    import pandas as pd
+
+    if "data" in frame:
+        return frame["data"].map(data_text)
+    return pd.Series("", index=frame.index, dtype=object)
+
+
 def data_label(text: Any) -> str:
     """How a ``data`` cell reads in a table or a summary line: ``default data`` when blank.
 
