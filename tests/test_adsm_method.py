@@ -191,3 +191,6 @@ def test_dsm_loss_indicator_scores_each_clip_by_its_training_objective(fitted, w
         ADSM({**TINY, "indicator": "dsm_loss", "level_weights": [1.0] * TINY["levels"]})
     with pytest.raises(ConfigError, match="indicator"):
         ADSM({**TINY, "indicator": "psnr"})
+    for ablation in ({"autoregressive": False}, {"appearance_term": False}, {"score_norm": "motion"}):
+        with pytest.raises(ConfigError, match="dsm_loss"):  # an ablation of the paper's indicator only
+            ADSM({**TINY, "indicator": "dsm_loss", **ablation})

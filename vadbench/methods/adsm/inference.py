@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from vadbench.methods.adsm.losses import token_sq_norm
+from vadbench.methods.adsm.losses import dsm_loss, motion_weights, token_sq_norm, uniform_weights
 
 
 def inference_sigmas(levels: int, sigma_min: float, sigma_max: float) -> np.ndarray:
@@ -72,6 +72,43 @@ def level_scores(
             norm = norm / psnr(x_hat, clips).clamp_min(1e-3)
         out.append(norm)
     return torch.stack(out, dim=1)
+
+
+@torch.no_grad()
+def dsm_loss_scores(
+    model: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    clips: torch.Tensor,
+    scene: torch.Tensor,
+    sigmas: Sequence[float],
+    *,
+    patch: int,
+    motion: bool = True,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The ``dsm_loss`` indicator on ``clips`` (B, n, C, H, W): each clip's training objective
+    (motion-weighted, or uniform with ``motion=False``) averaged over the noise levels ``sigmas``, one noise
+    draw per clip shared by the levels, noise added to the clip itself (``x~ = x + sigma_i eps``).
+    Returns (B,).
+
+    Example:
+        >>> import torch
+        >>> exact = lambda noisy, sigma, scene: -noisy / (1 + sigma.view(-1, 1, 1, 1, 1) ** 2)
+        >>> x = torch.randn(64, 2, 3, 8, 8)                  # N(0, 1) data: its exact score is -x~/(1+s^2)
+        >>> far = 3 + x                                      # the same model on off-distribution clips
+        >>> s = [0.5, 1.0]; sc = torch.zeros(64, dtype=torch.long)
+        >>> loss = lambda clips: dsm_loss_scores(exact, clips, sc, s, patch=4).mean()
+        >>> bool(loss(far) > loss(x))
+        True
+    """
+    noise = torch.randn(clips.shape, generator=generator, dtype=clips.dtype, device="cpu").to(clips.device)
+    weights = motion_weights(clips, patch) if motion else uniform_weights(clips, patch)
+    total = torch.zeros(clips.shape[0], dtype=clips.dtype, device=clips.device)
+    for sigma in sigmas:
+        sig = torch.full((clips.shape[0],), float(sigma), dtype=clips.dtype, device=clips.device)
+        noisy = clips + float(sigma) * noise
+        score = model(noisy, sig, scene)
+        total += dsm_loss(score, noisy, clips, sig, patch=patch, weights=weights, reduce=False)
+    return total / len(sigmas)
 
 
 def frame_level_scores(

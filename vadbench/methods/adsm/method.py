@@ -105,6 +105,14 @@ class ADSMConfig:
             raise ConfigError(
                 "ADSM level_weights weigh the levels of indicator=score_psnr; dsm_loss has one level"
             )
+        if self.indicator == "dsm_loss":
+            ignored = [f"{k}=false" for k in ("autoregressive", "appearance_term") if not getattr(self, k)]
+            ignored += [f"score_norm={self.score_norm}"] if self.score_norm != "l2" else []
+            if ignored:
+                raise ConfigError(
+                    f"ADSM {', '.join(ignored)}: options of the paper's indicator (score_psnr); "
+                    "indicator=dsm_loss scores a clip by its training loss and would ignore them"
+                )
         if self.level_weights is not None and len(self.level_weights) != self.levels:
             raise ConfigError(
                 f"ADSM level_weights has {len(self.level_weights)} values for {self.levels} levels"
@@ -324,33 +332,56 @@ class ADSM(TorchMethod):
             self._runs, self._windows = [], []
 
     # -- scoring -------------------------------------------------------------------------------------------
+    def _score_windows(self, runs: Sequence[ObjectRun], score_batch) -> list[np.ndarray]:
+        """Every window of ``runs`` (stride ``test_stride``) through ``score_batch(clips, scene) -> (B, K)``
+        in batches of ``infer_batch``; per run, its windows' rows (n_windows, K)."""
+        import torch
+
+        from vadbench.methods.adsm.clips import to_model_range
+
+        cfg = self.cfg
+        if self.model is None:
+            raise RuntimeError("ADSM: fit or load the model before scoring")
+        items = [
+            (r, int(st)) for r, run in enumerate(runs) for st in run.starts(cfg.clip_len, cfg.test_stride)
+        ]
+        rows: list[np.ndarray] = []
+        self.model.eval()
+        with torch.no_grad():
+            for b in range(0, len(items), cfg.infer_batch):
+                sel = items[b : b + cfg.infer_batch]
+                clips = np.stack([runs[r].clip(st, cfg.clip_len) for r, st in sel])
+                x = to_model_range(clips).to(self.device)
+                scene = torch.tensor([runs[r].scene for r, _ in sel], device=self.device)
+                rows.append(score_batch(x, scene).double().cpu().numpy().reshape(len(sel), -1))
+        scores = np.concatenate(rows) if rows else np.zeros((0, 1))
+        out, k = [], 0
+        for run in runs:
+            n = len(run.starts(cfg.clip_len, cfg.test_stride))
+            out.append(scores[k : k + n])
+            k += n
+        return out
+
+    def _window_last_frames(self, run: ObjectRun) -> np.ndarray:
+        return run.frames[run.starts(self.cfg.clip_len, self.cfg.test_stride) + self.cfg.clip_len - 1]
+
     def clip_level_scores(
         self, runs: Sequence[ObjectRun], *, video: str = ""
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per run: (last frames of its windows (K,), raw level scores (K, L)) of Algorithm 1."""
         import torch
 
-        from vadbench.methods.adsm.clips import to_model_range
         from vadbench.methods.adsm.inference import inference_sigmas, level_scores
         from vadbench.methods.adsm.losses import motion_weights
 
         cfg = self.cfg
-        if self.model is None:
-            raise RuntimeError("ADSM: fit or load the model before scoring")
         sigmas = inference_sigmas(cfg.levels, cfg.sigma_min, cfg.sigma_max)
         digest = int(hashlib.sha256(f"{self.inference_seed}:{video}".encode()).hexdigest()[:12], 16)
         gen = torch.Generator().manual_seed(digest)
-        items = [
-            (r, int(st)) for r, run in enumerate(runs) for st in run.starts(cfg.clip_len, cfg.test_stride)
-        ]
-        scores = np.zeros((len(items), len(sigmas)))
-        self.model.eval()
-        for b in range(0, len(items), cfg.infer_batch):
-            sel = items[b : b + cfg.infer_batch]
-            x = to_model_range(np.stack([runs[r].clip(st, cfg.clip_len) for r, st in sel])).to(self.device)
-            scene = torch.tensor([runs[r].scene for r, _ in sel], device=self.device)
+
+        def batch(x, scene):
             w = motion_weights(x, cfg.patch) if cfg.score_norm == "motion" else None
-            out = level_scores(
+            return level_scores(
                 self.model,
                 x,
                 scene,
@@ -361,15 +392,9 @@ class ADSM(TorchMethod):
                 patch=cfg.patch,
                 generator=gen,
             )
-            scores[b : b + len(sel)] = out.double().cpu().numpy()
-        result = []
-        k = 0
-        for run in runs:
-            starts = run.starts(cfg.clip_len, cfg.test_stride)
-            last = run.frames[starts + cfg.clip_len - 1]
-            result.append((last, scores[k : k + len(starts)]))
-            k += len(starts)
-        return result
+
+        scores = self._score_windows(runs, batch)
+        return [(self._window_last_frames(run), sc) for run, sc in zip(runs, scores, strict=True)]
 
     def clip_dsm_losses(self, runs: Sequence[ObjectRun], *, video: str = "") -> list[np.ndarray]:
         """Per run: the training objective of each window (stride ``test_stride``), averaged over the L
@@ -377,44 +402,20 @@ class ADSM(TorchMethod):
         training). The ``dsm_loss`` indicator and a diagnostic of what the model learned."""
         import torch
 
-        from vadbench.methods.adsm.clips import to_model_range
-        from vadbench.methods.adsm.inference import inference_sigmas
-        from vadbench.methods.adsm.losses import dsm_loss, motion_weights, uniform_weights
+        from vadbench.methods.adsm.inference import dsm_loss_scores, inference_sigmas
 
         cfg = self.cfg
-        if self.model is None:
-            raise RuntimeError("ADSM: fit or load the model before scoring")
         sigmas = inference_sigmas(cfg.levels, cfg.sigma_min, cfg.sigma_max)
         gen = torch.Generator().manual_seed(
             int(hashlib.sha256(f"dsm:{self.inference_seed}:{video}".encode()).hexdigest()[:12], 16)
         )
-        items = [
-            (r, int(st)) for r, run in enumerate(runs) for st in run.starts(cfg.clip_len, cfg.test_stride)
-        ]
-        losses = np.zeros(len(items))
-        self.model.eval()
-        with torch.no_grad():
-            for b in range(0, len(items), cfg.infer_batch):
-                sel = items[b : b + cfg.infer_batch]
-                clips = np.stack([runs[r].clip(st, cfg.clip_len) for r, st in sel])
-                x = to_model_range(clips).to(self.device)
-                scene = torch.tensor([runs[r].scene for r, _ in sel], device=self.device)
-                w = motion_weights(x, cfg.patch) if cfg.motion_weights else uniform_weights(x, cfg.patch)
-                noise = torch.randn(x.shape, generator=gen).to(x)
-                total = torch.zeros(len(x), device=self.device)
-                for s in sigmas:
-                    sig = torch.full((len(x),), float(s), device=self.device)
-                    noisy = x + float(s) * noise
-                    total += dsm_loss(
-                        self.model(noisy, sig, scene), noisy, x, sig, patch=cfg.patch, weights=w, reduce=False
-                    )
-                losses[b : b + len(sel)] = (total / len(sigmas)).double().cpu().numpy()
-        out, k = [], 0
-        for run in runs:
-            n = len(run.starts(cfg.clip_len, cfg.test_stride))
-            out.append(losses[k : k + n])
-            k += n
-        return out
+
+        def batch(x, scene):
+            return dsm_loss_scores(
+                self.model, x, scene, sigmas, patch=cfg.patch, motion=cfg.motion_weights, generator=gen
+            )
+
+        return [sc[:, 0] for sc in self._score_windows(runs, batch)]
 
     def clip_indicator(
         self, runs: Sequence[ObjectRun], *, video: str = ""
@@ -422,9 +423,8 @@ class ADSM(TorchMethod):
         """Per run: (last frames of its windows (K,), indicator (K, L) or (K, 1)) under ``indicator``."""
         if self.cfg.indicator == "score_psnr":
             return self.clip_level_scores(runs, video=video)
-        cfg = self.cfg
         return [
-            (run.frames[run.starts(cfg.clip_len, cfg.test_stride) + cfg.clip_len - 1], loss[:, None])
+            (self._window_last_frames(run), loss[:, None])
             for run, loss in zip(runs, self.clip_dsm_losses(runs, video=video), strict=True)
         ]
 
