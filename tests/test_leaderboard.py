@@ -52,6 +52,7 @@ def test_result_columns_are_the_agreed_contract():
         "seed",
         "config_hash",
         "preset",
+        "options",
         "fidelity",
         "selection",
         "epochs",
@@ -243,7 +244,7 @@ def test_append_to_a_malformed_file_fails_and_leaves_it_unchanged(tmp_path):
     with path.open("a") as handle:
         handle.write("partial,line\n")
     before = path.read_bytes()
-    with pytest.raises(DataError, match=r"r.csv: line 3: 2 fields, but the header has 57"):
+    with pytest.raises(DataError, match=r"r.csv: line 3: 2 fields, but the header has 58"):
         lb.append_row(path, _row())
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "r.csv.lock"]  # no temp file left

@@ -120,18 +120,19 @@ def read_frames(run: RunInfo) -> Frames:
 
 def resolve(
     item: str, runs_dir: str | Path = "runs", results: Any = None, dataset: str | None = None,
-    preset: str | None = None, data: str | None = None,
+    preset: str | None = None, data: str | None = None, options: str | None = "",
 ) -> list[RunInfo]:
     """Runs named by one item: a run folder, a run id (a folder under ``runs_dir``), or ``method=<name>``:
     every seed of that method in the ``results`` DataFrame (latest ok row per seed and data, optionally
     filtered by ``dataset`` / ``preset`` / ``data``: ``""`` the default data, ``seed=1`` synthetic data
-    seed 1), each located under ``runs_dir`` by its run id. Rows on several data are refused (never taken
-    as seeds of one configuration)."""
+    seed 1) and ``options`` (default ``""``: the preset as it is, no ablation; ``None``: any), each located
+    under ``runs_dir`` by its run id. Rows on several data or options are refused (never taken as seeds of
+    one configuration)."""
     item = item.strip()
     if item.startswith("method="):
         if results is None:
             raise ConfigError(f"{item}: selecting runs by method needs a results CSV (--results)")
-        from vadbench.leaderboard import data_cells, data_text, latest_ok
+        from vadbench.leaderboard import data_cells, data_text, latest_ok, options_cells, options_text
 
         name = item.partition("=")[2]
         frame = results[(results["method"] == name) & (results["source"] == "vadbench")]
@@ -139,18 +140,22 @@ def resolve(
             frame = frame[frame["dataset"] == dataset]
         if preset:
             frame = frame[frame["preset"] == preset]
-        frame = frame.assign(data=data_cells(frame))
+        frame = frame.assign(data=data_cells(frame), options=options_cells(frame))
         if data is not None:
             frame = frame[frame["data"] == data_text(data)]
-        frame = latest_ok(frame, ["dataset", "data", "protocol", "preset", "seed"])
+        if options is not None:
+            frame = frame[frame["options"] == options_text(options)]
+        frame = latest_ok(frame, ["dataset", "data", "options", "protocol", "preset", "seed"])
         if frame.empty:
             raise ConfigError(
                 f"{item}: no ok result row (dataset {dataset or 'any'}, preset {preset or 'any'}, "
-                f"data {'any' if data is None else data_text(data) or 'default'})")
-        configs = sorted({(r["dataset"], r["preset"], r["protocol"], r["data"])
+                f"data {'any' if data is None else data_text(data) or 'default'}, "
+                f"options {'any' if options is None else options_text(options) or 'none'})")
+        configs = sorted({(r["dataset"], r["preset"], r["protocol"], r["data"], r["options"])
                           for r in frame.to_dict("records")})
         if len(configs) > 1:
-            shown = "; ".join(f"dataset={d} preset={p} data={x or 'default'}" for d, p, _, x in configs[:4])
+            shown = "; ".join(f"dataset={d} preset={p} data={x or 'default'}" + (f" options={o}" if o else "")
+                              for d, p, _, x, o in configs[:4])
             raise ConfigError(f"{item}: rows of {len(configs)} configurations ({shown} ...); narrow it with "
                               "--dataset / --preset / --data")
         return [read_run(Path(runs_dir) / str(r)) for r in frame["run_id"]]

@@ -43,11 +43,12 @@ def baseline_rows(dataset: str, protocol: str, preset: str = "", seed: int | Non
     CSVs ``sources`` (default: the committed measured rows ``leaderboards/results.csv``); the dataset preset
     must match when given, and the seed when given (else the mean over seeds). Only rows on the same
     ``data`` (the row column: blank = the default data, ``seed=1`` = synthetic data seed 1; a file without
-    the column is default data) are used: a mean over seeds never mixes data. One dict per method:
+    the column is default data) are used: a mean over seeds never mixes data; rows with method options
+    on top of their preset (column ``options``) are left out. One dict per method:
     ``method``, ``auc_micro`` (fraction), ``seeds``, ``protocol``, ``data``."""
     import pandas as pd
 
-    from vadbench.leaderboard import data_cells, data_text
+    from vadbench.leaderboard import data_cells, data_text, options_cells
     from vadbench.paths import PROJECT_ROOT
 
     paths = [Path(p) for p in sources] or [PROJECT_ROOT / "leaderboards" / "results.csv"]
@@ -65,6 +66,7 @@ def baseline_rows(dataset: str, protocol: str, preset: str = "", seed: int | Non
     want = _fields(protocol)
     keep = table["method"].isin(BASELINES) & (table["dataset"] == dataset)
     keep &= data_cells(table) == data_text(data)
+    keep &= options_cells(table) == ""  # a baseline as its preset runs it, not an ablation of it
     if "status" in table:
         keep &= table["status"].fillna("ok") == "ok"
     table = table[keep]

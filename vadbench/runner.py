@@ -546,6 +546,30 @@ def data_of(ds: Any, config: Mapping[str, Any]) -> str:
     return data_text({k: v for k, v in actual.items() if k not in defaults or str(defaults[k]) != str(v)})
 
 
+def options_of(config: Mapping[str, Any], cls: type | None = None) -> str:
+    """The row's ``options`` cell: the method options of a resolved run config that differ from its
+    preset's (what ``--set`` changed, e.g. ``scene_condition=false``; ``epochs`` has its own column), as
+    :func:`vadbench.leaderboard.options_text`. Blank = the preset as it is. ``cls``: the method class
+    (default: resolved from the config's method name).
+
+    >>> cfg = {"method": "knn", "dataset": "synthetic", "preset": "tiny", "method_config": {}}
+    >>> cfg["method_config"] = dict(resolve_config("knn", "synthetic", preset="tiny")[0]["method_config"])
+    >>> options_of(cfg)
+    ''
+    >>> options_of({**cfg, "method_config": {**cfg["method_config"], "k": 3}})
+    'k=3'
+    """
+    from vadbench.leaderboard import options_text
+    from vadbench.methods.base import config_dict, validate_config
+
+    cls = cls if cls is not None else resolve_method(config["method"])
+    preset = config.get("preset")
+    data = load_method_preset(cls, str(config["dataset"]), NO_PRESET if preset is None else str(preset))
+    base = jsonable(config_dict(validate_config(cls.Config, dict(data.get("config") or {}), cls.name)))
+    given = dict(config.get("method_config") or {})
+    return options_text({k: v for k, v in given.items() if k != "epochs" and base.get(k) != v})
+
+
 def run_identity(config: Mapping[str, Any], ds: Any) -> tuple[str, str, dict[str, Any]]:
     """``(run_id, run_key, header)``: the run id covers the config, the data and the code, so a re-run
     resumes only when all three are the same."""
@@ -1114,6 +1138,7 @@ def record_stage(
         seed=int(config["seed"]),
         config_hash=plan.config_hash,
         preset=config["preset"] or "",
+        options=options_of(config, plan.cls),
         fidelity=config["fidelity"],
         selection=config["selection"],
         epochs=config["method_config"].get("epochs"),
@@ -1363,6 +1388,7 @@ def failure_row(method: Any, dataset: Any, error: BaseException | str, **kwargs:
             selection=config["selection"],
             epochs=config["method_config"].get("epochs"),
         )
+        fields["options"] = options_of(config, cls)
         from vadbench.leaderboard import data_text
 
         fields["data"] = data_text(kwargs.get("dataset_options"))  # what was asked, if it cannot be read

@@ -75,6 +75,8 @@ from vadbench.leaderboard.columns import (
     format_percent,
     from_percent,
     is_published_metric,
+    options_cells,
+    options_text,
     to_percent,
 )
 from vadbench.leaderboard.gate import Check, regress
@@ -127,6 +129,8 @@ __all__ = [
     "from_percent",
     "git_commit",
     "is_published_metric",
+    "options_cells",
+    "options_text",
     "is_test_selected",
     "latest_ok",
     "make_row",

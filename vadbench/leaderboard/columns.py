@@ -51,6 +51,7 @@ META_COLUMNS: tuple[str, ...] = (
     "seed",
     "config_hash",
     "preset",
+    "options",
     "fidelity",
     "selection",
     "epochs",
@@ -238,6 +239,38 @@ def data_text(options: Any) -> str:
     else:
         items = {str(k): str(v) for k, v in dict(options).items()}
     return ";".join(f"{k}={items[k]}" for k in sorted(items))
+
+
+def options_text(options: Any) -> str:
+    """The ``options`` cell: the method options a run set on top of its preset (``vadbench run --set``),
+    as sorted ``key=value`` pairs joined by ``;``, values as YAML / JSON scalars (``false``, ``192``);
+    blank = the preset as it is. Rows written before the column existed read as blank.
+
+    >>> options_text({"scene_condition": False, "hidden": 192}), options_text(" hidden=192 ")
+    ('hidden=192;scene_condition=false', 'hidden=192')
+    >>> options_text(None)
+    ''
+
+    """
+    import json
+
+    if options is None or _is_missing(options) or isinstance(options, str):
+        return data_text(options)
+    return data_text({k: v if isinstance(v, str) else json.dumps(v) for k, v in dict(options).items()})
+
+
+def options_cells(frame: Any) -> Any:
+    """The canonical ``options`` cell of every row of a results table (all blank for an older table).
+
+    >>> import pandas as pd
+    >>> options_cells(pd.DataFrame({"options": [None, "hidden=192"]})).tolist()
+    ['', 'hidden=192']
+    """
+    import pandas as pd
+
+    if "options" in frame:
+        return frame["options"].map(options_text)
+    return pd.Series([""] * len(frame), index=frame.index, dtype=object)
 
 
 def data_cells(frame: Any) -> Any:

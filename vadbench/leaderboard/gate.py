@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from vadbench.leaderboard.columns import LOWER_IS_BETTER, _is_missing, data_cells, to_percent
+from vadbench.leaderboard.columns import LOWER_IS_BETTER, _is_missing, data_cells, options_cells, to_percent
 from vadbench.leaderboard.query import latest_ok
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,7 +67,8 @@ def regress(results: pd.DataFrame, baselines: pd.DataFrame) -> list[Check]:
     [('regression', -1.0)]
     """
     measured = results[results["source"] == "vadbench"] if "source" in results else results
-    measured = measured[data_cells(measured) == ""]  # the anchors' data: the default (what --rerun runs)
+    # the anchors' data and options: the default data, the preset as it is (what --rerun runs)
+    measured = measured[(data_cells(measured) == "") & (options_cells(measured) == "")]
     latest = latest_ok(measured, ["method", "dataset", "protocol"])
     index = {(r["method"], r["dataset"], r["protocol"]): r for r in latest.to_dict("records")}
     like: dict[tuple, dict] = {}  # like with like: the latest row of the baseline's preset and seed too

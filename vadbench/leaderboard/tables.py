@@ -26,6 +26,7 @@ from vadbench.leaderboard.columns import (
     canonical_metric,
     data_label,
     data_text,
+    options_text,
     to_percent,
 )
 from vadbench.leaderboard.query import is_test_selected, latest_ok
@@ -78,8 +79,8 @@ def _measured_rows(results: pd.DataFrame, dataset: str | None, all_runs: bool) -
     if all_runs:
         frame = frame[frame["status"] == "ok"]
     else:
-        keys = ["source", "method", "dataset", "data", "split", "protocol", "backbone", "feature_hash",
-                "config_hash"]
+        keys = ["source", "method", "dataset", "data", "options", "split", "protocol", "backbone",
+                "feature_hash", "config_hash"]
         frame = latest_ok(frame, [k for k in [*keys, "seed", "reference"] if k in frame])
     metric_cols = [c for c in frame.columns if canonical_metric(str(c)) is not None]
     out = []
@@ -97,6 +98,7 @@ def _measured_rows(results: pd.DataFrame, dataset: str | None, all_runs: bool) -
         source = record.get("source") or "vadbench"
         preset = record.get("preset", "")
         data = data_text(record.get("data"))
+        options = options_text(record.get("options"))
         row = BoardRow(
             method=record["method"],
             source=source,
@@ -107,6 +109,7 @@ def _measured_rows(results: pd.DataFrame, dataset: str | None, all_runs: bool) -
             test_selected=is_test_selected(record.get("selection", ""), record.get("protocol", "")),
             comparability="",
             notes="; ".join(x for x in (f"preset {preset}" if preset else "",
+                                        f"options {options}" if options else "",
                                         data_label(data) if data else "") if x),
             values=values,
             run_id=record.get("run_id", ""),
@@ -122,18 +125,18 @@ def _measured_rows(results: pd.DataFrame, dataset: str | None, all_runs: bool) -
 
 
 #: Columns that identify one configuration apart from its seed (repeated seeds of it are aggregated; rows on
-#: other data, column ``data``, are other configurations and never averaged in). The run
-#: config hash covers the seed, so it cannot be used; rows that differ only in method options outside the
-#: preset are told apart by epochs and the sizes.
+#: other data, column ``data``, and rows with method options set on top of the preset, column ``options``
+#: (an ablation such as ``scene_condition=false``), are other configurations and never averaged in). The run
+#: config hash covers the seed, so it cannot be used.
 SEED_GROUP_KEYS = (
     "source", "reference", "method", "dataset", "data", "split", "protocol", "backbone", "feature_hash",
-    "preset", "selection", "epochs", "n_train", "n_test", "n_frames",
+    "preset", "options", "selection", "epochs", "n_train", "n_test", "n_frames",
 )
 
 
 def _seed_key(record: dict[str, Any]) -> tuple:
-    return tuple(data_text(record.get(k)) if k == "data" else "" if _is_missing(record.get(k))
-                 else str(record.get(k)) for k in SEED_GROUP_KEYS)
+    return tuple(data_text(record.get(k)) if k == "data" else options_text(record.get(k)) if k == "options"
+                 else "" if _is_missing(record.get(k)) else str(record.get(k)) for k in SEED_GROUP_KEYS)
 
 
 def _aggregate_seeds(rows: list[tuple[str, BoardRow, tuple]]) -> list[tuple[str, BoardRow]]:

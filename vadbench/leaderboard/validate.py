@@ -33,6 +33,7 @@ from vadbench.leaderboard.columns import (
     _is_numeric_column,
     canonical_metric,
     data_text,
+    options_text,
 )
 
 
@@ -96,11 +97,13 @@ def _check_text(column: str, value: Any, where: str, err: type[Exception]) -> st
 
 
 def _check_choices(row: dict[str, Any], where: str, err: type[Exception]) -> None:
-    """Fill a blank ``selection`` with ``none``, canonicalise ``data``, then check the required and the
-    choice columns."""
+    """Fill a blank ``selection`` with ``none``, canonicalise ``data`` and ``options``, then check the
+    required and the choice columns."""
     row["selection"] = row.get("selection") or _ROW_DEFAULTS["selection"]
     if "data" in row:  # canonical text (blank = the default data), so equal data compare equal
         row["data"] = data_text(row["data"])
+    if "options" in row:  # canonical text (blank = the preset as it is)
+        row["options"] = options_text(row["options"])
     for column in REQUIRED_RESULT_COLUMNS[:4]:  # source, status, method, dataset
         if not row.get(column):
             raise err(f"{where}: column {column!r} is required and is blank")
