@@ -39,12 +39,14 @@ def _one_thread(one_torch_thread):
     """One torch thread (conftest ``one_torch_thread``)."""
 
 
-def _auc(tmp_path: Path, method: str, seed: int, **kwargs) -> float:
+def _auc(tmp_path: Path, method: str, seed: int, world: int = 0, **kwargs) -> float:
+    """Frame micro AUC of ``method``'s small preset; ``world``: the synthetic data seed (0 = default data)."""
     from vadbench.runner import run
 
     return run(
         method, "synthetic", preset="small", device="cpu", seed=seed, leaderboard=tmp_path / "rows.csv",
-        runs_dir=tmp_path / "runs", progress=False, report=False, **kwargs,
+        runs_dir=tmp_path / "runs", progress=False, report=False,
+        dataset_options={"seed": world} if world else None, **kwargs,
     ).metrics["auc_micro"]
 
 
@@ -59,4 +61,34 @@ def test_cbcg_beats_mil_with_the_same_features_on_the_synthetic_weak_split(tmp_p
     mil = [_auc(tmp_path, "mil", s, features=WORLD_CLIP) for s in SEEDS]
     assert np.mean(cbcg) >= np.mean(mil) + MARGIN, (
         f"cbcg {cbcg} vs mil {mil} (margin {MARGIN}; measured cbcg {MEASURED_CBCG}, mil {MEASURED_MIL})"
+    )
+
+
+# Over worlds: the same comparison on data seeds 0-5 (method seed 0), registered on 2026-12-03 before worlds
+# 3-5 were generated: the rule was fixed after measuring six dev worlds (data seeds 102-107, never used
+# before): CBCG - mil = +11.29 / -4.53 / -1.42 / +3.85 / +9.35 / -3.67 points, mean gain +2.48, so the margin
+# is 40 % of it (the rule of MARGIN above). Measured once on worlds 0-5 after that (the card's "More
+# worlds"): MEASURED_WORLDS.
+WORLDS = (0, 1, 2, 3, 4, 5)
+WORLD_MARGIN = 0.0099  # 0.4 x 2.48 points, from the dev worlds 102-107
+MEASURED_WORLDS = {  # auc_micro on data seeds 0-5, method seed 0, 2026-12-03
+    "cbcg": (0.5783, 0.5128, 0.5757, 0.5004, 0.5504, 0.5353),  # mean 54.21
+    "mil": (0.6011, 0.4228, 0.5104, 0.5708, 0.5106, 0.5977),  # mean 53.56: gain +0.66 < 0.99
+}
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError,
+    reason="measured over data seeds 0-5 (method seed 0): CBCG 54.21 vs mil 53.56, +0.66 against the "
+    "registered margin 0.99; an oracle probe of these features is near chance too (the card's 'More worlds')",
+)
+def test_cbcg_beats_mil_over_synthetic_worlds(tmp_path: Path) -> None:
+    """Mean over six synthetic worlds (data seeds 0-5) of CBCG's small preset against ``mil`` on the same
+    world-clip features, method seed 0: one world's 42 test videos move both by 5-15 points (~15 min)."""
+    cbcg = [_auc(tmp_path, "cbcg", 0, world=w) for w in WORLDS]
+    mil = [_auc(tmp_path, "mil", 0, world=w, features=WORLD_CLIP) for w in WORLDS]
+    assert np.mean(cbcg) >= np.mean(mil) + WORLD_MARGIN, (
+        f"cbcg {cbcg} vs mil {mil} over data seeds {WORLDS} "
+        f"(margin {WORLD_MARGIN}; measured {MEASURED_WORLDS})"
     )
