@@ -85,7 +85,7 @@ MEASURED_WORLDS = {  # auc_micro on data seeds 0-5, method seed 0, 2026-12-03
 )
 def test_cbcg_beats_mil_over_synthetic_worlds(tmp_path: Path) -> None:
     """Mean over six synthetic worlds (data seeds 0-5) of CBCG's small preset against ``mil`` on the same
-    world-clip features, method seed 0: one world's 42 test videos move both by 5-15 points (~15 min)."""
+    world-clip features, method seed 0: one world's 42 test videos move both by 5-15 points (about 20 min)."""
     cbcg = [_auc(tmp_path, "cbcg", 0, world=w) for w in WORLDS]
     mil = [_auc(tmp_path, "mil", 0, world=w, features=WORLD_CLIP) for w in WORLDS]
     assert np.mean(cbcg) >= np.mean(mil) + WORLD_MARGIN, (

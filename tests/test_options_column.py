@@ -112,3 +112,14 @@ def test_a_run_records_the_options_it_set(monkeypatch: pytest.MonkeyPatch, tmp_p
     table = lb.read_results(csv)
     assert list(table["options"]) == ["", "width=16", ""]  # epochs have their own column
     assert list(table["epochs"]) == [1, 1, 2]
+
+
+def test_a_redefined_preset_counts_each_seed_once(tmp_path: Path) -> None:
+    """A preset whose definition changed (ADSM ``small`` took the ``dsm_loss`` indicator, 3 December 2026)
+    leaves an older row of the same seed with another config hash: the leaderboard printed "mean ± std over 2
+    seeds" for two runs of seed 0. The latest row of each seed is the preset's figure."""
+    old, new = (_row("knn", 0, auc, config_hash=h, timestamp=t) for auc, h, t in (
+        (0.60, "aaa", "2026-12-03T04:00:00+00:00"), (0.66, "bbb", "2026-12-03T08:00:00+00:00")))
+    path = _results(tmp_path / "r.csv", [old, _row("knn", 1, 0.70, config_hash="ccc"), new])
+    (table,) = lb.build_tables(lb.read_results(path), None, dataset="synthetic")
+    assert [(round(r.values["auc_micro"], 2), r.n_seeds) for r in table.rows] == [(68.0, 2)]

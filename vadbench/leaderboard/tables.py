@@ -78,10 +78,8 @@ def _measured_rows(results: pd.DataFrame, dataset: str | None, all_runs: bool) -
     frame = results if dataset is None else results[results["dataset"] == dataset]
     if all_runs:
         frame = frame[frame["status"] == "ok"]
-    else:
-        keys = ["source", "method", "dataset", "data", "options", "split", "protocol", "backbone",
-                "feature_hash", "config_hash"]
-        frame = latest_ok(frame, [k for k in [*keys, "seed", "reference"] if k in frame])
+    else:  # the latest row of each seed of a configuration (a redefined preset's older rows drop out)
+        frame = latest_ok(frame, [k for k in [*SEED_GROUP_KEYS, "seed"] if k in frame])
     metric_cols = [c for c in frame.columns if canonical_metric(str(c)) is not None]
     out = []
     for record in frame.to_dict("records"):
