@@ -123,3 +123,7 @@ def test_a_redefined_preset_counts_each_seed_once(tmp_path: Path) -> None:
     path = _results(tmp_path / "r.csv", [old, _row("knn", 1, 0.70, config_hash="ccc"), new])
     (table,) = lb.build_tables(lb.read_results(path), None, dataset="synthetic")
     assert [(round(r.values["auc_micro"], 2), r.n_seeds) for r in table.rows] == [(68.0, 2)]
+    from vadbench.report_context import baseline_rows  # the baselines printed beside a run: the same rule
+
+    (knn,) = baseline_rows("synthetic", SEMI, "tiny", None, [path])
+    assert (round(100 * knn["auc_micro"], 2), knn["seeds"]) == (68.0, 2)

@@ -80,7 +80,8 @@ def baseline_rows(dataset: str, protocol: str, preset: str = "", seed: int | Non
                          for x in part["preset"]]]
         if seed is not None and "seed" in part and (part["seed"] == seed).any():
             part = part[part["seed"] == seed]
-        keys = [c for c in ("seed", "config_hash") if c in part]
+        # the last row of each seed of a configuration (a redefined preset's older rows drop out)
+        keys = [c for c in ("preset", "backbone", "feature_hash", "seed") if c in part]
         if keys:
             part = part.drop_duplicates(subset=keys, keep="last")
         if part.empty or "auc_micro" not in part:
