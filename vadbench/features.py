@@ -65,6 +65,8 @@ class FeatureSpec:
     - ``seed``: initialisation seed, only used (and hashed) when the weights are random.
     - ``quick_gelu``: the towers' activation for a local checkpoint (None: the tag's / the file's record;
       see :func:`vadbench.backbones.clip.load_clip`); hashed only when set.
+    - ``motion``: ``none`` or ``flow``: append a motion stream to every snippet feature (D grows by
+      :data:`vadbench.video.motion.FLOW_DIM`; :mod:`vadbench.video.motion`); hashed only when set.
     """
 
     backbone: str = "tiny"
@@ -79,6 +81,7 @@ class FeatureSpec:
     precision: str = "fp32"
     seed: int = 0
     quick_gelu: bool | None = None
+    motion: str = "none"
 
     def __post_init__(self) -> None:
         from vadbench.video.crops import CROP_COUNTS
@@ -91,7 +94,10 @@ class FeatureSpec:
             object.__setattr__(self, "pretrained", str(self.pretrained))
         if self.stride is None:
             object.__setattr__(self, "stride", self.snippet)
+        from vadbench.video.motion import MOTIONS
+
         checks = [
+            (self.motion in MOTIONS, f"motion={self.motion!r}; expected one of {', '.join(MOTIONS)}"),
             (self.crops in CROP_COUNTS, f"crops={self.crops!r}; expected one of {', '.join(CROP_COUNTS)}"),
             (self.reduce in REDUCTIONS, f"reduce={self.reduce!r}; expected one of {', '.join(REDUCTIONS)}"),
             (self.tail in TAILS, f"tail={self.tail!r}; expected one of {', '.join(TAILS)}"),
@@ -150,6 +156,8 @@ class FeatureSpec:
         out.pop("seed")
         if out["quick_gelu"] is None:  # unset: keeps the hashes of specs written before the option
             out.pop("quick_gelu")
+        if out["motion"] == "none":  # the default keeps the hashes of specs written before the option
+            out.pop("motion")
         out["weights"] = self.weights_id
         out["format"] = FEATURE_FORMAT_VERSION
         return out
@@ -539,6 +547,45 @@ class _Embedder:
             return emb
 
 
+def snippet_frames(path: Path, n_frames: int, spec: FeatureSpec) -> Iterator[np.ndarray]:
+    """Each snippet's consecutive frames (N, H, W, 3) in order, decoded once (frames shared by overlapping
+    snippets are kept only until the last snippet that needs them)."""
+    from vadbench.video import open_video
+    from vadbench.video.sampling import clip_indices
+
+    clips = clip_indices(n_frames, spec.snippet, spec.stride, 1, spec.tail)
+    if not clips:
+        return
+    needed = np.unique(np.concatenate(clips))
+    buffer: dict[int, np.ndarray] = {}
+    j = 0
+    with open_video(path) as reader:
+        for i, frame in reader.iter_indexed(indices=needed.tolist()):
+            buffer[int(i)] = frame
+            while j < len(clips) and int(clips[j].max()) <= i:
+                yield np.stack([buffer[int(k)] for k in clips[j]])
+                j += 1
+                low = int(clips[j].min()) if j < len(clips) else i + 1
+                for k in [k for k in buffer if k < low]:
+                    del buffer[k]
+    if j < len(clips):
+        raise DataError(f"{path}: decoded frames end before snippet {j} of {len(clips)} ({n_frames} frames)")
+
+
+def with_motion(array: np.ndarray, path: Path, n_frames: int, spec: FeatureSpec) -> np.ndarray:
+    """``array`` (T, K, D) with the motion stream of ``spec.motion`` appended to every crop: (T, K, D + M)."""
+    from vadbench.video.motion import FLOW_DIM, video_flow
+
+    stream = video_flow(snippet_frames(path, n_frames, spec))
+    if len(stream) != len(array):
+        raise DataError(
+            f"{path}: {len(array)} RGB snippets but {len(stream)} motion snippets ({n_frames} frames, "
+            f"snippet={spec.snippet}, stride={spec.stride}, tail={spec.tail})"
+        )
+    tiled = np.broadcast_to(stream[:, None, :], (len(array), array.shape[1], FLOW_DIM))
+    return np.concatenate([array, tiled], axis=2).astype(np.float32)
+
+
 def extract(
     dataset: Any,
     videos: Sequence[str] | None = None,
@@ -604,6 +651,7 @@ def extract(
             "batch_frames": batch_frames,
             "torch": torch.__version__,
         }
+        paths = dict(todo)
         q: queue.Queue = queue.Queue(maxsize=4)
         stop = threading.Event()
         worker = threading.Thread(
@@ -653,6 +701,10 @@ def extract(
                         else:
                             w = torch.from_numpy(plan.weights).to(sums.device).view(-1, 1, 1)
                             array = (sums / w).cpu().numpy().astype(np.float32)
+                        if spec.motion != "none":
+                            t1 = time.perf_counter()
+                            array = with_motion(array, paths[video], plan.n_frames, spec)
+                            report.model_s += time.perf_counter() - t1
                         data = _npy_bytes(array)
                         atomic_write_bytes(store.file(dataset, spec, video), data)
                         entries[video] = {

@@ -140,3 +140,28 @@ def test_bench_extract_throughput(benchmark, dataset: UcfLike, tmp_path: Path) -
     )
     if CUDA:
         assert ratio >= TARGET
+
+
+@pytest.mark.bench
+def test_bench_motion_stream(benchmark, dataset: UcfLike) -> None:
+    """The flow stream (``motion="flow"``) beside the CLIP part on the same frames: frames/s of each."""
+    from vadbench.video import open_video
+    from vadbench.video.motion import snippet_flow
+
+    usable = N_FRAMES // 16 * 16
+    frames = open_video(dataset.paths[0]).get_batch(range(usable))
+    embedder = _Embedder(_spec(), "cuda" if CUDA else "cpu")
+    model_fps = max(_model_only(embedder, frames) for _ in range(2))
+
+    def flow() -> float:
+        t = time.perf_counter()
+        for i in range(0, usable, 16):
+            snippet_flow(frames[i : i + 16])
+        return usable / (time.perf_counter() - t)
+
+    flow_fps = max([benchmark.pedantic(flow, rounds=1, iterations=1), flow()])
+    print(
+        f"\nmotion stream (Farneback flow, 320x240, CPU): {flow_fps:.0f} frames/s; CLIP part "
+        f"({_spec().backbone} {_spec().crops}): {model_fps:.0f} frames/s; "
+        f"flow / CLIP = {flow_fps / model_fps:.2f}"
+    )

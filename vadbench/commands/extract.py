@@ -44,6 +44,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
         tail: Annotated[str, typer.Option(help="drop / keep / pad the last incomplete snippet.")] = "drop",
         precision: Annotated[str, typer.Option(help="fp32, fp16 or bf16.")] = "fp32",
         seed: Annotated[int, typer.Option(help="Initialisation seed (random weights only).")] = 0,
+        motion: Annotated[
+            str, typer.Option(help="none, or flow: append the optical-flow stream (vadbench.video.motion).")
+        ] = "none",
         videos: Annotated[str | None, typer.Option(help="Comma-separated video ids (default: all).")] = None,
         device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 or auto.")] = "auto",
         batch_frames: Annotated[int, typer.Option(help="Frames per model batch.")] = 64,
@@ -98,6 +101,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
                 tail=tail,
                 precision=precision,
                 seed=seed,
+                motion=motion,
             )
             dataset_kwargs = dict(options)
         ds = get_dataset(dataset, root, **dataset_kwargs)

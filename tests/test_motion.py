@@ -1,0 +1,117 @@
+"""The motion stream (``FeatureSpec(motion="flow")``): the flow histogram on hand-made motion, and the feature
+store appending it to the CLIP part without changing that part."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("cv2")
+
+from vadbench.errors import ConfigError  # noqa: E402
+from vadbench.features import FeatureSpec, FeatureStore, load_features  # noqa: E402
+from vadbench.video.motion import (  # noqa: E402
+    FLOW_DIM,
+    N_DIRECTIONS,
+    SPEED_EDGES,
+    direction_bin,
+    pair_histograms,
+    snippet_flow,
+)
+
+
+def moving_square(n: int, dx: float, dy: float, h: int = 72, w: int = 96, size: int = 14) -> np.ndarray:
+    """``n`` frames of a textured square moving by (dx, dy) px per frame on a grey background (its path
+    centred in the frame)."""
+    rng = np.random.default_rng(0)
+    texture = rng.integers(60, 255, (size, size, 3), dtype=np.uint8)
+    frames = np.full((n, h, w, 3), 40, np.uint8)
+    for t in range(n):
+        y = int(round(h / 2 - size / 2 + dy * (t - (n - 1) // 2)))
+        x = int(round(w / 2 - size / 2 + dx * (t - (n - 1) // 2)))
+        frames[t, y : y + size, x : x + size] = texture
+    return frames
+
+
+def dominant_bin(frames: np.ndarray) -> tuple[int, int]:
+    """(speed bin, direction bin) holding most moving pixels over the frame pairs."""
+    hist = pair_histograms(frames).sum(0)
+    s, d = np.unravel_index(int(hist.argmax()), hist.shape)
+    return int(s), int(d)
+
+
+@pytest.mark.parametrize(("dx", "dy", "direction"), [(2, 0, 0), (0, 2, 2), (-2, 0, 4), (0, -2, 6)])
+def test_the_direction_bin_follows_the_motion(dx, dy, direction):
+    assert direction_bin(dx, dy) == direction
+    assert dominant_bin(moving_square(6, dx, dy))[1] == direction
+
+
+def test_the_speed_bin_follows_the_speed():
+    slow, fast = dominant_bin(moving_square(6, 1, 0))[0], dominant_bin(moving_square(6, 4, 0))[0]
+    assert SPEED_EDGES[slow] <= 1 < SPEED_EDGES[slow + 1]
+    assert SPEED_EDGES[fast] <= 4 < SPEED_EDGES[fast + 1]
+    assert fast > slow
+
+
+def test_still_frames_and_single_frames_give_no_motion():
+    still = np.repeat(moving_square(1, 0, 0), 5, axis=0)
+    assert snippet_flow(still).shape == (FLOW_DIM,) and not snippet_flow(still).any()
+    assert not snippet_flow(still[:1]).any()
+    moving = snippet_flow(moving_square(5, 3, 0))
+    half = FLOW_DIM // 2  # mean over the pairs, then max: the max is never below the mean
+    assert moving.any() and (moving[half:] >= moving[:half] - 1e-6).all()
+    assert FLOW_DIM == 2 * (len(SPEED_EDGES) - 1) * N_DIRECTIONS
+    with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
+        snippet_flow(still[..., 0])
+
+
+def test_the_motion_option_is_hashed_only_when_set():
+    base = FeatureSpec(crops="center")
+    assert "motion" not in base.key()  # the hashes of features written before the option stay
+    assert FeatureSpec(crops="center", motion="flow").hash != base.hash
+    with pytest.raises(ConfigError, match="invalid motion='optical'"):
+        FeatureSpec(motion="optical")
+
+
+class OneVideo:
+    name = "moving"
+
+    def __init__(self, root, path, n):
+        self.root, self.path, self.n = root, path, n
+
+    def videos(self):
+        return pd.DataFrame({"video": ["m"], "path": [str(self.path)], "n_frames": [self.n]})
+
+
+def test_the_store_appends_the_stream_to_the_clip_part(tmp_path):
+    pytest.importorskip("open_clip")
+    from vadbench.video.writer import write_frames
+
+    frames = np.concatenate([moving_square(16, 0, 0), moving_square(16, 3, 0), moving_square(8, 0, 2)])
+    ds = OneVideo(tmp_path, write_frames(tmp_path / "m", frames, ext="png"), len(frames))
+    store = FeatureStore(tmp_path / "store")
+    rgb = load_features(ds, ["m"], FeatureSpec(crops="5crop", tail="pad"), store=store, progress=False)["m"]
+    both = load_features(
+        ds, ["m"], FeatureSpec(crops="5crop", tail="pad", motion="flow"), store=store, progress=False
+    )["m"]
+    assert rgb.shape == (3, 5, 64) and both.shape == (3, 5, 64 + FLOW_DIM)
+    np.testing.assert_array_equal(both[..., :64], rgb)
+    padded = np.concatenate([frames[32:]] + [frames[-1:]] * 8)  # tail="pad" repeats the last frame
+    for t, snippet in enumerate([frames[:16], frames[16:32], padded]):
+        for k in range(5):  # the same stream for every crop
+            np.testing.assert_allclose(both[t, k, 64:], snippet_flow(snippet), rtol=1e-6)
+    assert not both[0, 0, 64:].any() and both[1, 0, 64:].any()  # still, then moving
+
+
+def test_the_flow_presets_of_cbcg_and_mil_read_the_same_two_stream_features():
+    from vadbench.runner import resolve_config
+
+    cbcg, _, _ = resolve_config("cbcg", "synthetic", None, preset="small-flow")
+    mil, _, _ = resolve_config("mil", "synthetic", None, preset="small-flow")
+    spec = FeatureSpec.from_dict(cbcg["features"])
+    assert spec.motion == "flow" and spec.backbone == "world-clip"
+    assert FeatureSpec.from_dict(mil["features"]).hash == spec.hash
+    small, _, _ = resolve_config("cbcg", "synthetic", None, preset="small")  # the RGB part is small's
+    assert FeatureSpec.from_dict({**small["features"], "motion": "flow"}).hash == spec.hash
+    assert cbcg["method_config"]["feature_dim"] == small["method_config"]["feature_dim"] + FLOW_DIM

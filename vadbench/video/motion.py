@@ -1,0 +1,103 @@
+"""A motion stream for snippet features: dense optical flow pooled into a speed x direction histogram.
+
+Community I3D features are two-stream: an RGB tower and a tower on TV-L1 optical flow, concatenated. Image
+features (CLIP, ``world-clip``) see one frame at a time, so what exists only in motion (a runner among
+walkers, a walker going the wrong way, a fall) is not in them. ``FeatureSpec(motion="flow")`` appends this
+stream to every snippet feature.
+
+Per snippet: OpenCV's Farnebäck flow between each pair of consecutive frames of the snippet (grey, full
+frame); each pixel moving at least ``SPEED_EDGES[0]`` px / frame falls into one of ``len(SPEED_EDGES) - 1``
+speed bins x ``N_DIRECTIONS`` direction bins; a pair's histogram is the share of the frame's pixels in each
+bin (x 100); the stream is the mean over the snippet's pairs, then the maximum (``FLOW_DIM`` = 64 values).
+Pooling over the whole frame keeps it independent of where an object is; a per-cell grid of the same
+histogram over-fitted the scenes in the probe that chose this one (see the synthetic dataset's card).
+Why not a learned flow network: none can be downloaded here (RAFT and I3D need weights); Farnebäck is
+OpenCV's own, deterministic and fast on CPU.
+
+Example:
+    >>> import numpy as np
+    >>> frames = np.zeros((3, 48, 64, 3), np.uint8)
+    >>> for t in range(3):
+    ...     frames[t, 16:32, 10 + 3 * t : 26 + 3 * t] = 255  # a square moving right at 3 px / frame
+    >>> stream = snippet_flow(frames)
+    >>> stream.shape
+    (64,)
+    >>> int(stream[:32].argmax() % N_DIRECTIONS), direction_bin(3.0, 0.0), direction_bin(0.0, -2.0)
+    (0, 0, 6)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+#: Speed bin edges in pixels per frame (the last bin is open): slow, walking, fast, very fast.
+SPEED_EDGES = (0.5, 1.5, 3.0, 6.0, np.inf)
+#: Direction bins over the full circle, centred on the axes: 0 right, 2 down, 4 left, 6 up (image axes).
+N_DIRECTIONS = 8
+#: Values per snippet: (mean, max) x speed bins x direction bins.
+FLOW_DIM = 2 * (len(SPEED_EDGES) - 1) * N_DIRECTIONS
+#: Farnebäck parameters (pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags).
+FARNEBACK = (0.5, 3, 9, 3, 5, 1.1, 0)
+MOTIONS = ("none", "flow")
+
+
+def direction_bin(dx: float, dy: float) -> int:
+    """The direction bin of a displacement (``dx`` right, ``dy`` down)."""
+    return int(_direction_bins(np.asarray([dx]), np.asarray([dy]))[0])
+
+
+def _direction_bins(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    width = 2 * np.pi / N_DIRECTIONS
+    return np.floor((np.arctan2(dy, dx) + width / 2) / width).astype(np.int64) % N_DIRECTIONS
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError as err:  # pragma: no cover - a dependency of the package
+        raise ImportError(
+            "motion='flow' needs OpenCV (pip install opencv-python-headless), a dependency of vadbench"
+        ) from err
+    cv2.setNumThreads(1)
+    return cv2
+
+
+def pair_histograms(frames: np.ndarray) -> np.ndarray:
+    """Per consecutive pair of ``frames`` (N, H, W, 3) uint8 RGB: the (speed, direction) histogram as shares
+    of the frame's pixels x 100, shape (N - 1, speed bins, N_DIRECTIONS)."""
+    cv2 = _cv2()
+    n_speed = len(SPEED_EDGES) - 1
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (N, H, W, 3) RGB, got shape {frames.shape}")
+    grey = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames]
+    out = np.zeros((max(len(grey) - 1, 0), n_speed, N_DIRECTIONS), np.float32)
+    edges = np.asarray(SPEED_EDGES)
+    for p, (a, b) in enumerate(zip(grey[:-1], grey[1:], strict=False)):
+        flow = cv2.calcOpticalFlowFarneback(a, b, None, *FARNEBACK)
+        dx, dy = flow[..., 0].ravel(), flow[..., 1].ravel()
+        speed = np.hypot(dx, dy)
+        moving = speed >= edges[0]
+        s_bin = np.searchsorted(edges, speed[moving], side="right") - 1
+        d_bin = _direction_bins(dx[moving], dy[moving])
+        counts = np.bincount(s_bin * N_DIRECTIONS + d_bin, minlength=n_speed * N_DIRECTIONS)
+        out[p] = counts.reshape(n_speed, N_DIRECTIONS) * (100.0 / speed.size)
+    return out
+
+
+def snippet_flow(frames: np.ndarray) -> np.ndarray:
+    """The motion stream of one snippet's consecutive ``frames`` (N, H, W, 3): ``FLOW_DIM`` float32 values
+    (mean over the frame pairs, then max); zeros for a snippet of one frame."""
+    hist = pair_histograms(frames)
+    if len(hist) == 0:
+        return np.zeros(FLOW_DIM, np.float32)
+    return np.concatenate([hist.mean(0).ravel(), hist.max(0).ravel()]).astype(np.float32)
+
+
+def video_flow(frames_of: Iterable[np.ndarray]) -> np.ndarray:
+    """The motion stream of every snippet, (T, FLOW_DIM), from each snippet's frames (repeated padding frames
+    add zero-motion pairs, as a padded snippet's RGB frames repeat the last frame)."""
+    rows = [snippet_flow(f) for f in frames_of]
+    return np.stack(rows) if rows else np.zeros((0, FLOW_DIM), np.float32)
