@@ -10,7 +10,7 @@ frame); each pixel moving at least ``SPEED_EDGES[0]`` px / frame falls into one 
 speed bins x ``N_DIRECTIONS`` direction bins; a pair's histogram is the share of the frame's pixels in each
 bin (x 100); the stream is the mean over the snippet's pairs, then the maximum (``FLOW_DIM`` = 64 values).
 Pooling over the whole frame keeps it independent of where an object is; a per-cell grid of the same
-histogram over-fitted the scenes in the probe that chose this one (see the synthetic dataset's card).
+histogram over-fitted the scenes in the probe that chose this one (the CBCG card, *With a motion stream*).
 Why not a learned flow network: none can be downloaded here (RAFT and I3D need weights); Farnebäck is
 OpenCV's own, deterministic and fast on CPU.
 
