@@ -115,3 +115,37 @@ def test_the_flow_presets_of_cbcg_and_mil_read_the_same_two_stream_features():
     small, _, _ = resolve_config("cbcg", "synthetic", None, preset="small")  # the RGB part is small's
     assert FeatureSpec.from_dict({**small["features"], "motion": "flow"}).hash == spec.hash
     assert cbcg["method_config"]["feature_dim"] == small["method_config"]["feature_dim"] + FLOW_DIM
+
+
+def test_the_stream_sees_the_fast_anomalies_of_the_synthetic_world():
+    """Without any training, the stream's share of fast-moving pixels (>= 3 px / frame) ranks the snippets of
+    runner and cyclist events above the normal snippets of the tiny synthetic world (all 24 videos, seed 0).
+    Measured 0.81 (runner) and 0.94 (bicycle) on seed 0; 0.87-0.94 and 0.92-0.98 on data seeds 1-3 (floor
+    0.7); the slowest speed bin instead gives 0.57 for the runners. The world-clip part alone does not show
+    them (the CBCG card, *More worlds*)."""
+    from sklearn.metrics import roc_auc_score
+
+    from vadbench.datasets import get_dataset
+    from vadbench.datasets.synthetic import event_segments
+    from vadbench.features import snippet_frames
+
+    ds = get_dataset("synthetic", preset="tiny")
+    events = event_segments(seed=0, preset="tiny")
+    spec = FeatureSpec(crops="center", tail="drop")
+    n_speed = len(SPEED_EDGES) - 1
+    fast, kind = [], []
+    for row in ds.videos().itertuples():
+        flows = np.stack([snippet_flow(f) for f in snippet_frames(row.path, int(row.n_frames), spec)])
+        share = flows[:, : FLOW_DIM // 2].reshape(-1, n_speed, N_DIRECTIONS)[:, 2:].sum((1, 2))
+        label = [""] * len(share)
+        for e in events[events.video == row.video].itertuples():
+            for s in range(e.start // 16, min((e.end - 1) // 16 + 1, len(share))):
+                label[s] = e.type
+        fast.extend(share)
+        kind.extend(label)
+    fast, kind = np.asarray(fast), np.asarray(kind)
+    normal = fast[kind == ""]
+    for anomaly in ("runner", "bicycle"):
+        hit = fast[kind == anomaly]
+        auc = roc_auc_score(np.r_[np.ones(len(hit)), np.zeros(len(normal))], np.r_[hit, normal])
+        assert len(hit) >= 3 and auc > 0.7, f"{anomaly}: AUC {auc:.2f} over {len(hit)} snippets"
