@@ -216,7 +216,9 @@ def test_rerun_of_an_identical_config_is_reported_not_appended(tmp_path: Path) -
 
     results = tmp_path / "results.csv"
     # the tiny preset: its data is generated once per test session (the default preset's took 90 s here)
-    kwargs = dict(leaderboard=results, runs_dir=tmp_path / "runs", progress=False, report=False, preset="tiny")
+    kwargs = dict(
+        leaderboard=results, runs_dir=tmp_path / "runs", progress=False, report=False, preset="tiny"
+    )
     first = run("random", "synthetic", **kwargs)
     again = run("random", "synthetic", **kwargs)
     assert first.appended and not again.appended
