@@ -55,12 +55,11 @@ def _assert_cbcg_above_mil(
 ) -> None:
     """CBCG's mean AUC over ``runs`` ((model seed, data seed)) >= ``mil``'s on the same features + ``margin``:
     world-clip (CBCG ``small``), or world-clip + the flow stream (both ``small-flow``) with ``flow``."""
-    if flow:
-        cbcg = [_auc(tmp_path, "cbcg", s, world=w, preset="small-flow") for s, w in runs]
-        mil = [_auc(tmp_path, "mil", s, world=w, preset="small-flow") for s, w in runs]
-    else:
-        cbcg = [_auc(tmp_path, "cbcg", s, world=w) for s, w in runs]
-        mil = [_auc(tmp_path, "mil", s, world=w, features=WORLD_CLIP) for s, w in runs]
+    cbcg_kw, mil_kw = (
+        ({"preset": "small-flow"}, {"preset": "small-flow"}) if flow else ({}, {"features": WORLD_CLIP})
+    )
+    cbcg = [_auc(tmp_path, "cbcg", s, world=w, **cbcg_kw) for s, w in runs]
+    mil = [_auc(tmp_path, "mil", s, world=w, **mil_kw) for s, w in runs]
     assert np.mean(cbcg) >= np.mean(mil) + margin, (
         f"cbcg {cbcg} vs mil {mil} over (seed, data seed) {runs} (margin {margin}; measured {measured})"
     )
