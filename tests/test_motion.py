@@ -15,6 +15,7 @@ from vadbench.video.motion import (  # noqa: E402
     FLOW_DIM,
     N_DIRECTIONS,
     SPEED_EDGES,
+    cell_histograms,
     direction_bin,
     pair_histograms,
     snippet_flow,
@@ -64,6 +65,24 @@ def test_still_frames_and_single_frames_give_no_motion():
     assert FLOW_DIM == 2 * (len(SPEED_EDGES) - 1) * N_DIRECTIONS
     with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
         snippet_flow(still[..., 0])
+
+
+def test_cell_histograms_put_the_motion_in_the_cell_that_moves():
+    """The per-cell histogram (world-vlm's motion target): a square moving left at 4 px / frame inside one
+    28-px cell of a 2 x 3 grid fills that cell's fast-left bins; the other cells stay still."""
+    rng = np.random.default_rng(1)
+    a = np.full((56, 84, 3), 40, np.uint8)
+    a[32:46, 34:48] = rng.integers(60, 255, (14, 14, 3), dtype=np.uint8)  # inside cell (1, 1)
+    b = np.roll(a, -4, axis=1)
+    h = cell_histograms(a, b, 28)
+    assert h.shape == (2, 3, (len(SPEED_EDGES) - 1) * N_DIRECTIONS)
+    per_cell = h.sum(-1)
+    assert per_cell.argmax() == 4 and per_cell[1, 1] > 0.6 * per_cell.sum()
+    s, d = np.unravel_index(int(h[1, 1].argmax()), (len(SPEED_EDGES) - 1, N_DIRECTIONS))
+    assert d == direction_bin(-4.0, 0.0) and SPEED_EDGES[s] <= 4.0 < SPEED_EDGES[s + 1]
+    assert cell_histograms(a, a, 28).sum() == 0
+    with pytest.raises(ValueError, match="multiples of 28"):
+        cell_histograms(a[:50], b[:50], 28)
 
 
 def test_the_motion_option_is_hashed_only_when_set():

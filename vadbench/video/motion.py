@@ -11,6 +11,8 @@ speed bins x ``N_DIRECTIONS`` direction bins; a pair's histogram is the share of
 bin (x 100); the stream is the mean over the snippet's pairs, then the maximum (``FLOW_DIM`` = 64 values).
 Pooling over the whole frame keeps it independent of where an object is; a per-cell grid of the same
 histogram over-fitted the scenes in the probe that chose this one (the CBCG card, *With a motion stream*).
+That per-cell histogram (:func:`cell_histograms`) is what world-vlm's vision tower learns to predict for each
+of its tokens (``vadbench.world.train.motion_targets``).
 Why not a learned flow network: none can be downloaded here (RAFT and I3D need weights); Farnebäck is
 OpenCV's own, deterministic and fast on CPU.
 
@@ -85,6 +87,38 @@ def pair_histograms(frames: np.ndarray) -> np.ndarray:
         counts = np.bincount(s_bin * N_DIRECTIONS + d_bin, minlength=n_speed * N_DIRECTIONS)
         out[p] = counts.reshape(n_speed, N_DIRECTIONS) * (100.0 / speed.size)
     return out
+
+
+def cell_histograms(a: np.ndarray, b: np.ndarray, cell: int) -> np.ndarray:
+    """The (speed, direction) histogram of the flow from frame ``a`` to frame ``b`` (H, W, 3) uint8 RGB in
+    each ``cell`` x ``cell`` square of a grid over the frame (H and W multiples of ``cell``), as shares of the
+    cell's pixels x 100: shape (H // cell, W // cell, speed bins x ``N_DIRECTIONS``), row-major cells.
+
+    Example:
+        >>> a = np.zeros((56, 56, 3), np.uint8); a[30:46, 30:46] = 255
+        >>> b = np.roll(a, 3, axis=1)  # the square moves right by 3 px
+        >>> h = cell_histograms(a, b, 28)
+        >>> h.shape, bool(h[1, 1].sum() > h[0, 0].sum())
+        ((2, 2, 32), True)
+    """
+    cv2 = _cv2()
+    height, width = a.shape[:2]
+    if a.shape != b.shape or height % cell or width % cell:
+        raise ValueError(f"frames must have one shape with sides multiples of {cell}, got {a.shape} / "
+                         f"{b.shape}")
+    grey = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in (a, b)]
+    flow = cv2.calcOpticalFlowFarneback(grey[0], grey[1], None, *FARNEBACK)
+    edges = np.asarray(SPEED_EDGES)
+    n_bins = (len(edges) - 1) * N_DIRECTIONS
+    speed = np.hypot(flow[..., 0], flow[..., 1])
+    bins = (np.searchsorted(edges, speed, side="right") - 1) * N_DIRECTIONS + _direction_bins(flow[..., 0],
+                                                                                              flow[..., 1])
+    bins = np.where(speed >= edges[0], bins, n_bins)  # still pixels: a dropped extra bin
+    rows, cols = height // cell, width // cell
+    cell_id = (np.arange(height)[:, None] // cell) * cols + np.arange(width)[None, :] // cell
+    counts = np.bincount((cell_id * (n_bins + 1) + bins).ravel(), minlength=rows * cols * (n_bins + 1))
+    counts = counts.reshape(rows, cols, n_bins + 1)[..., :n_bins]
+    return (counts * (100.0 / (cell * cell))).astype(np.float32)
 
 
 def snippet_flow(frames: np.ndarray) -> np.ndarray:

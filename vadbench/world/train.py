@@ -48,6 +48,12 @@ class TrainConfig:
     distill_steps: int = 1500
     distill_batch: int = 64
     distill_lr: float = 1e-3
+    #: Stage 1, motion: weight of a second distillation target, the optical flow of each temporal patch pair
+    #: of tracks and clips (per merged token, see :func:`motion_targets`); 0 = appearance only. Without it the
+    #: tower only ever sees images (each frame doubled into the temporal patch), its two temporal filter slots
+    #: stay equal and it cannot see what changes between the two frames of a pair.
+    distill_motion: float = 1.0
+    distill_videos: int = 16  # tracks / clips per distillation step (with ``distill_motion`` > 0)
     #: Stage 2: the vision tower's learning rate as a fraction of ``vlm_lr`` (0 = frozen, LLaVA-style).
     vision_lr_scale: float = 0.0
     n_frames: int = 48
@@ -57,7 +63,7 @@ class TrainConfig:
     def smoke(cls, **changes: Any) -> TrainConfig:
         """A few seconds' run (tests, pipeline checks)."""
         base = {"clip_seeds": 1, "clip_steps": 3, "clip_batch": 16, "vlm_seeds": 1, "vlm_steps": 3,
-                "vlm_batch": 4, "n_frames": 48, "distill_steps": 2, "distill_batch": 4}
+                "vlm_batch": 4, "n_frames": 48, "distill_steps": 2, "distill_batch": 4, "distill_videos": 2}
         return cls(**{**base, **changes})
 
 
@@ -245,22 +251,43 @@ def collate(batch: Sequence[Encoded], pad_id: int, vocab: dict[str, int]) -> dic
     return out
 
 
+def motion_targets(video: np.ndarray, cell: int) -> np.ndarray:
+    """What the vision tower's merged tokens of ``video`` (F, H, W, 3), F even, learn to predict in stage 1:
+    per temporal patch pair (frames 2p, 2p + 1) and per ``cell`` x ``cell`` square (one merged token), the
+    flow histogram of :func:`vadbench.video.motion.cell_histograms`, ``log1p`` of the shares x 100; rows in
+    the tower's token order (pair, row, column), shape (F / 2 x H / cell x W / cell, bins)."""
+    from vadbench.video.motion import cell_histograms
+
+    rows = [cell_histograms(video[2 * p], video[2 * p + 1], cell) for p in range(len(video) // 2)]
+    return np.log1p(np.stack(rows).reshape(-1, rows[0].shape[-1]))
+
+
 def distill_vision(model: Any, processor: Any, clip_model: Any, items: Sequence[D.VLMItem],
                    cfg: TrainConfig, rng: np.random.Generator, log: Log = print) -> float:
     """Stage 1: train the VLM's vision tower (and a throw-away linear head on its mean-pooled output tokens)
     so that each crop's pooled tokens point where world-clip's image embedding of the crop points (cosine
-    loss; world-clip frozen). Returns the last loss."""
+    loss; world-clip frozen). With ``cfg.distill_motion`` > 0, also a second throw-away head on every merged
+    token of tracks and clips regresses the optical flow of its square in its pair of frames
+    (:func:`motion_targets`, mean squared error, that weight): world-clip sees single images, the flow
+    target teaches the temporal patch what moves. Returns the last loss."""
     import torch
     import torch.nn.functional as F
 
     from vadbench.world.evaluate import _embed_images
 
     crops = np.stack(list({id(it.media): it.media for it in items if it.kind == "image"}.values()))
+    clips = list({id(it.media): it.media for it in items if it.kind != "image"}.values())
     with torch.no_grad():
         target = _embed_images(clip_model, crops)
     vis = model.model.visual
-    head = torch.nn.Linear(vis.merger.mlp[-1].out_features, target.shape[1])
-    opt = torch.optim.AdamW([*vis.parameters(), *head.parameters()], lr=cfg.distill_lr, weight_decay=0.01)
+    width = vis.merger.mlp[-1].out_features
+    head = torch.nn.Linear(width, target.shape[1])
+    cell = processor.image_processor.patch_size * processor.image_processor.merge_size
+    use_motion = cfg.distill_motion > 0 and bool(clips)
+    motion_head = torch.nn.Linear(width, motion_targets(clips[0][:2], cell).shape[1]) if use_motion else None
+    extra = list(motion_head.parameters()) if motion_head is not None else []
+    opt = torch.optim.AdamW([*vis.parameters(), *head.parameters(), *extra], lr=cfg.distill_lr,
+                            weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, cfg.distill_steps, 30))
     vis.train()
     loss = torch.zeros(())
@@ -271,14 +298,24 @@ def distill_vision(model: Any, processor: Any, clip_model: Any, items: Sequence[
         v = processor.image_processor(images=imgs, return_tensors="pt")
         tokens = vis(v["pixel_values"], grid_thw=v["image_grid_thw"]).pooler_output
         z = F.normalize(head(tokens.view(len(idx), -1, tokens.shape[-1]).mean(1)), dim=-1)
-        loss = (1 - (z * target[torch.as_tensor(idx)]).sum(-1)).mean()
+        loss_a = (1 - (z * target[torch.as_tensor(idx)]).sum(-1)).mean()
+        loss_m = torch.zeros(())
+        if motion_head is not None:
+            vids = [clips[i] for i in rng.integers(0, len(clips), cfg.distill_videos)]
+            vids = [np.ascontiguousarray(c[:, :, ::-1]) if rng.random() < 0.5 else c for c in vids]
+            vv = processor.video_processor(videos=vids, return_tensors="pt", do_sample_frames=False)
+            out = vis(vv["pixel_values_videos"], grid_thw=vv["video_grid_thw"]).pooler_output
+            goal = torch.from_numpy(np.concatenate([motion_targets(c, cell) for c in vids]))
+            loss_m = F.mse_loss(motion_head(out), goal)
+        loss = loss_a + cfg.distill_motion * loss_m
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
         if step % 100 == 0 or step == cfg.distill_steps - 1:
-            log(f"world-vlm vision distillation step {step + 1}/{cfg.distill_steps} loss {loss.item():.3f} "
-                f"({time.time() - t0:.0f} s, {len(crops)} crops)")
+            log(f"world-vlm vision distillation step {step + 1}/{cfg.distill_steps} loss {loss_a.item():.3f}"
+                + (f" motion {loss_m.item():.3f}" if motion_head is not None else "")
+                + f" ({time.time() - t0:.0f} s, {len(crops)} crops, {len(clips)} clips)")
     return float(loss)
 
 
