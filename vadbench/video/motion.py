@@ -38,8 +38,10 @@ import numpy as np
 SPEED_EDGES = (0.5, 1.5, 3.0, 6.0, np.inf)
 #: Direction bins over the full circle, centred on the axes: 0 right, 2 down, 4 left, 6 up (image axes).
 N_DIRECTIONS = 8
+#: (speed, direction) bins of one histogram.
+N_BINS = (len(SPEED_EDGES) - 1) * N_DIRECTIONS
 #: Values per snippet: (mean, max) x speed bins x direction bins.
-FLOW_DIM = 2 * (len(SPEED_EDGES) - 1) * N_DIRECTIONS
+FLOW_DIM = 2 * N_BINS
 #: Farnebäck parameters (pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags).
 FARNEBACK = (0.5, 3, 9, 3, 5, 1.1, 0)
 MOTIONS = ("none", "flow")
@@ -66,26 +68,34 @@ def _cv2():
     return cv2
 
 
+def _pixel_bins(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The (speed, direction) bin of every pixel's Farnebäck flow from grey frame ``a`` to grey frame ``b``,
+    (H, W) int; pixels slower than ``SPEED_EDGES[0]`` get the extra bin ``N_BINS``."""
+    flow = _cv2().calcOpticalFlowFarneback(a, b, None, *FARNEBACK)
+    dx, dy = flow[..., 0], flow[..., 1]
+    speed = np.hypot(dx, dy)
+    edges = np.asarray(SPEED_EDGES)
+    bins = (np.searchsorted(edges, speed, side="right") - 1) * N_DIRECTIONS + _direction_bins(dx, dy)
+    return np.where(speed >= edges[0], bins, N_BINS)
+
+
+def _grey(frame: np.ndarray) -> np.ndarray:
+    cv2 = _cv2()
+    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+
+
 def pair_histograms(frames: np.ndarray) -> np.ndarray:
     """Per consecutive pair of ``frames`` (N, H, W, 3) uint8 RGB: the (speed, direction) histogram as shares
     of the frame's pixels x 100, shape (N - 1, speed bins, N_DIRECTIONS)."""
-    cv2 = _cv2()
-    n_speed = len(SPEED_EDGES) - 1
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be (N, H, W, 3) RGB, got shape {frames.shape}")
-    grey = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames]
-    out = np.zeros((max(len(grey) - 1, 0), n_speed, N_DIRECTIONS), np.float32)
-    edges = np.asarray(SPEED_EDGES)
+    grey = [_grey(f) for f in frames]
+    out = np.zeros((max(len(grey) - 1, 0), len(SPEED_EDGES) - 1, N_DIRECTIONS), np.float32)
     for p, (a, b) in enumerate(zip(grey[:-1], grey[1:], strict=False)):
-        flow = cv2.calcOpticalFlowFarneback(a, b, None, *FARNEBACK)
-        dx, dy = flow[..., 0].ravel(), flow[..., 1].ravel()
-        speed = np.hypot(dx, dy)
-        moving = speed >= edges[0]
-        s_bin = np.searchsorted(edges, speed[moving], side="right") - 1
-        d_bin = _direction_bins(dx[moving], dy[moving])
-        counts = np.bincount(s_bin * N_DIRECTIONS + d_bin, minlength=n_speed * N_DIRECTIONS)
-        out[p] = counts.reshape(n_speed, N_DIRECTIONS) * (100.0 / speed.size)
+        bins = _pixel_bins(a, b)
+        counts = np.bincount(bins.ravel(), minlength=N_BINS + 1)[:N_BINS]
+        out[p] = counts.reshape(out.shape[1:]) * (100.0 / bins.size)
     return out
 
 
@@ -101,23 +111,15 @@ def cell_histograms(a: np.ndarray, b: np.ndarray, cell: int) -> np.ndarray:
         >>> h.shape, bool(h[1, 1].sum() > h[0, 0].sum())
         ((2, 2, 32), True)
     """
-    cv2 = _cv2()
     height, width = a.shape[:2]
     if a.shape != b.shape or height % cell or width % cell:
         raise ValueError(f"frames must have one shape with sides multiples of {cell}, got {a.shape} / "
                          f"{b.shape}")
-    grey = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in (a, b)]
-    flow = cv2.calcOpticalFlowFarneback(grey[0], grey[1], None, *FARNEBACK)
-    edges = np.asarray(SPEED_EDGES)
-    n_bins = (len(edges) - 1) * N_DIRECTIONS
-    speed = np.hypot(flow[..., 0], flow[..., 1])
-    bins = (np.searchsorted(edges, speed, side="right") - 1) * N_DIRECTIONS + _direction_bins(flow[..., 0],
-                                                                                              flow[..., 1])
-    bins = np.where(speed >= edges[0], bins, n_bins)  # still pixels: a dropped extra bin
+    bins = _pixel_bins(_grey(a), _grey(b))
     rows, cols = height // cell, width // cell
     cell_id = (np.arange(height)[:, None] // cell) * cols + np.arange(width)[None, :] // cell
-    counts = np.bincount((cell_id * (n_bins + 1) + bins).ravel(), minlength=rows * cols * (n_bins + 1))
-    counts = counts.reshape(rows, cols, n_bins + 1)[..., :n_bins]
+    counts = np.bincount((cell_id * (N_BINS + 1) + bins).ravel(), minlength=rows * cols * (N_BINS + 1))
+    counts = counts.reshape(rows, cols, N_BINS + 1)[..., :N_BINS]
     return (counts * (100.0 / (cell * cell))).astype(np.float32)
 
 
