@@ -247,19 +247,26 @@ def test_clip_from_keeps_world_clip_and_a_frozen_tower_stays_as_initialised(tmp_
                        clip["visual.transformer.resblocks.0.attn.in_proj_weight"])
 
 
+@pytest.fixture(scope="module")
+def world_items():
+    """VLM items of one training world seed (24 frames), rendered once for the tests that need them."""
+    from vadbench.world.data import vlm_items
+
+    return vlm_items(S.train_seeds(0, 1), n_frames=24)
+
+
 @pytest.mark.parametrize("motion", [0.0, 1.0])
-def test_only_the_motion_target_lets_the_temporal_patch_see_change(motion, one_torch_thread):
+def test_only_the_motion_target_lets_the_temporal_patch_see_change(motion, world_items, one_torch_thread):
     """Distilled from world-clip on images alone (each image doubled into Qwen2.5-VL's temporal patch of 2
     frames) the tower's two temporal filter slots get equal gradients and stay equal: it cannot tell the two
     frames of a pair apart, so nothing that moves within a pair reaches the language model. The flow target
     on tracks and clips (``distill_motion``) makes them differ, and its targets line up with the tokens."""
     import torch
 
-    from vadbench.world.data import vlm_items
     from vadbench.world.models import build_clip, build_vlm, init_vision_from_clip
     from vadbench.world.train import TrainConfig, distill_vision, motion_targets
 
-    items = vlm_items(S.train_seeds(0, 1), n_frames=24)
+    items = world_items
     crops = [it for it in items if it.kind == "image"][:8]
     videos = [it for it in items if it.kind == "track"][:4] + [it for it in items if it.kind == "clip"][:4]
     assert {v.media.shape[1:3] for v in videos} >= {(56, 56), (84, 112)}

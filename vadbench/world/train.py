@@ -273,6 +273,7 @@ def distill_vision(model: Any, processor: Any, clip_model: Any, items: Sequence[
     import torch
     import torch.nn.functional as F
 
+    from vadbench.video.motion import N_BINS
     from vadbench.world.evaluate import _embed_images
 
     crops = np.stack(list({id(it.media): it.media for it in items if it.kind == "image"}.values()))
@@ -284,7 +285,7 @@ def distill_vision(model: Any, processor: Any, clip_model: Any, items: Sequence[
     head = torch.nn.Linear(width, target.shape[1])
     cell = processor.image_processor.patch_size * processor.image_processor.merge_size
     use_motion = cfg.distill_motion > 0 and bool(clips)
-    motion_head = torch.nn.Linear(width, motion_targets(clips[0][:2], cell).shape[1]) if use_motion else None
+    motion_head = torch.nn.Linear(width, N_BINS) if use_motion else None
     extra = list(motion_head.parameters()) if motion_head is not None else []
     opt = torch.optim.AdamW([*vis.parameters(), *head.parameters(), *extra], lr=cfg.distill_lr,
                             weight_decay=0.01)
@@ -316,7 +317,7 @@ def distill_vision(model: Any, processor: Any, clip_model: Any, items: Sequence[
             log(f"world-vlm vision distillation step {step + 1}/{cfg.distill_steps} loss {loss_a.item():.3f}"
                 + (f" motion {loss_m.item():.3f}" if motion_head is not None else "")
                 + f" ({time.time() - t0:.0f} s, {len(crops)} crops, {len(clips)} clips)")
-    return float(loss)
+    return float(loss.detach())
 
 
 def train_vlm(cfg: TrainConfig, clip_model: Any | None, log: Log = print,
