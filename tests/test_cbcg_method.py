@@ -256,3 +256,24 @@ def test_conv_padding_option_removes_the_edge_cue():
     assert CBCG({"conv_padding": "replicate"}).cfg.conv_padding == "replicate"
     with pytest.raises(ConfigError, match="conv_padding"):
         CBCG({"conv_padding": "reflect"})
+
+
+def test_video_centring_takes_each_videos_mean_embedding_off():
+    from vadbench.methods.cbcg.torch_model import CBCGModel
+
+    torch.manual_seed(0)
+    plain = CBCGModel(6, 16, 8, 4, dropout=0.0, padding_mode="replicate").eval()
+    centred = CBCGModel(6, 16, 8, 4, dropout=0.0, padding_mode="replicate", centring="video").eval()
+    centred.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 7, 6)
+    with torch.no_grad():
+        s_p, z_p = plain(x)
+        s_c, z_c = centred(x)
+        e = plain.clusterer(plain.encode(x))
+    assert torch.equal(s_p, s_c)  # the score head is untouched
+    assert torch.allclose(z_c, F.normalize(e - e.mean(1, keepdim=True), dim=-1), atol=1e-6)
+    assert not torch.allclose(z_c, z_p, atol=1e-3)
+    assert torch.allclose(z_c.norm(dim=-1), torch.ones(2, 7), atol=1e-5)
+    assert CBCG(config={"embed_centring": "video"}).cfg.embed_centring == "video"
+    with pytest.raises(ConfigError, match="embed_centring"):
+        CBCG(config={"embed_centring": "scene"})

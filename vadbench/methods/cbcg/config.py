@@ -22,6 +22,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "guidance": ("mean", "product", "off"),
     "scheduler": ("cosine", "none"),
     "conv_padding": ("zeros", "replicate"),
+    "embed_centring": ("none", "video"),
 }
 POSITIVE = ("segments", "batch_size", "hidden_dim", "head_dim", "embed_dim", "memory_size")
 NON_NEGATIVE = ("kmeans_iters", "warmup_epochs", "epochs")
@@ -47,6 +48,9 @@ class Config:
     memory_momentum: float = 0.1  # mu (ema)
     margin: float = 0.5  # m (5.5)
     tau_g: float = 0.1  # temperature of the clustering score g (5.5)
+    #: none (spec 5.2) | video: each video's mean embedding is taken off before the unit norm, so that
+    #: clusters form on what changes inside a video, not on the scene (vadbench's option; card)
+    embed_centring: str = "none"
     lambda_clu: float = 1.0  # lambda1 (5.5)
     lambda_guide: float = 0.5  # lambda2 (5.5)
     lambda_smooth: float = 8.0e-4  # lambda_s on the smoothness term (5.5)

@@ -97,6 +97,7 @@ class CBCG(TorchMethod):
                 cfg.dropout,
                 clustering_branch=cfg.clustering_branch == "on",
                 padding_mode=cfg.conv_padding,
+                centring=cfg.embed_centring,
             ).to(self.device)
         self.memory = CentreMemory(cfg.embed_dim, cfg.memory, cfg.memory_size, cfg.memory_momentum)
         self.memory.to(self.device)

@@ -26,7 +26,8 @@ class CBCGModel(nn.Module):
     """Shared encoder E (two ``Conv1d(k=3)``), regression head R, clustering head G (spec 5.2).
 
     ``forward(x)`` takes ``(B, S, d)`` features and returns snippet scores ``s`` ``(B, S)`` in (0, 1) and
-    unit-norm embeddings ``z`` ``(B, S, embed_dim)`` (``None`` when ``clustering_branch`` is false).
+    unit-norm embeddings ``z`` ``(B, S, embed_dim)`` (``None`` when ``clustering_branch`` is false); with
+    ``centring="video"`` each row's (video's) mean embedding is subtracted before the norm.
     """
 
     def __init__(
@@ -38,9 +39,11 @@ class CBCGModel(nn.Module):
         dropout: float = 0.7,
         clustering_branch: bool = True,
         padding_mode: str = "zeros",
+        centring: str = "none",
     ) -> None:
         super().__init__()
         self.in_dim = in_dim
+        self.centring = centring
         self.conv1 = nn.Conv1d(in_dim, hidden_dim, kernel_size=3, padding=1, padding_mode=padding_mode)
         self.conv2 = nn.Conv1d(hidden_dim, hidden_dim, kernel_size=3, padding=1, padding_mode=padding_mode)
         self.drop = nn.Dropout(dropout)
@@ -61,8 +64,12 @@ class CBCGModel(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         h = self.encode(x)
         s = torch.sigmoid(self.regressor(h).squeeze(-1))
-        z = F.normalize(self.clusterer(h), dim=-1) if self.clusterer is not None else None
-        return s, z
+        if self.clusterer is None:
+            return s, None
+        e = self.clusterer(h)
+        if self.centring == "video":  # each row is one video: its mean embedding taken off
+            e = e - e.mean(dim=1, keepdim=True)
+        return s, F.normalize(e, dim=-1)
 
 
 def default_topk(segments: int) -> int:
