@@ -283,3 +283,26 @@ def test_a_changed_source_video_is_extracted_again(tmp_path):
     after = load_features(ds, ["v"], spec, store=store, progress=False)["v"]
     assert after.shape == before.shape and not np.allclose(after, before)
     assert store.manifest(ds, spec)["videos"]["v"]["source"][0] == 33
+
+
+def test_stored_numbers_do_not_depend_on_the_callers_thread_count(data, tmp_path):
+    """world-clip's kernels split their reductions by thread: extraction runs at one fixed CPU thread count
+    (``devices.CACHED_CPU_THREADS``), so a cache filled by a 1-thread process holds what a 2-thread process
+    would have stored (without it: max |diff| ~1e-3 and no file equal), and the manifest says so."""
+    ds, _ = data
+    spec = FeatureSpec(backbone="world-clip", pretrained="world", crops="center")
+    before = torch.get_num_threads()
+    stored = {}
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            store = FeatureStore(tmp_path / f"threads{n}")
+            extract(ds, ["v1", "v2"], spec, store=store, progress=False)
+            assert torch.get_num_threads() == n  # restored for the caller
+            stored[n] = {v: store.read(ds, spec, v) for v in ("v1", "v2")}
+    finally:
+        torch.set_num_threads(before)
+    for v in ("v1", "v2"):
+        assert np.array_equal(stored[1][v], stored[2][v]), v
+    header = json.loads((FeatureStore(tmp_path / "threads2").path(ds, spec) / "manifest.json").read_text())
+    assert header["extractor"]["cpu_threads"] == 1

@@ -36,10 +36,13 @@ from urllib.parse import quote
 
 import numpy as np
 
+from vadbench.devices import CACHED_CPU_THREADS, cached_cpu_threads
 from vadbench.errors import ConfigError, DataError
 
 #: Version of the extraction code's numerics; bump it when a change alters the stored numbers.
-FEATURE_FORMAT_VERSION = 1
+#: 2: the image tower runs at a fixed CPU thread count (``devices.CACHED_CPU_THREADS``); version 1 stores held
+#: whatever thread count the extracting process had.
+FEATURE_FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 REDUCTIONS = ("mean", "middle")
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -522,7 +525,7 @@ class _Embedder:
 
         from vadbench.video.crops import apply_crops
 
-        with torch.inference_mode():
+        with torch.inference_mode(), cached_cpu_threads(self.device):
             x = torch.from_numpy(frames)
             if self.device != "cpu":
                 x = x.pin_memory().to(self.device, non_blocking=True)
@@ -649,6 +652,7 @@ def extract(
         header["extractor"] = {
             "device_type": str(device).split(":")[0],
             "batch_frames": batch_frames,
+            "cpu_threads": CACHED_CPU_THREADS if str(device).startswith("cpu") else None,
             "torch": torch.__version__,
         }
         paths = dict(todo)
