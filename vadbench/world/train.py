@@ -282,6 +282,7 @@ def distill_vision(model: Any, processor: Any, clip_model: Any, items: Sequence[
         target = _embed_images(clip_model, crops)
     vis = model.model.visual
     width = vis.merger.mlp[-1].out_features
+    torch.manual_seed(cfg.seed)  # the throw-away heads' initialisation: same seed, same weights
     head = torch.nn.Linear(width, target.shape[1])
     cell = processor.image_processor.patch_size * processor.image_processor.merge_size
     use_motion = cfg.distill_motion > 0 and bool(clips)
