@@ -21,6 +21,16 @@ from vadbench.errors import ConfigError
 CACHED_CPU_THREADS = 1
 
 
+def cached_threads_for(device: str) -> int | None:
+    """The torch thread count cached work runs at on ``device``: :data:`CACHED_CPU_THREADS` on ``cpu``, None
+    (left as it is) on other devices.
+
+    >>> cached_threads_for("cpu"), cached_threads_for("cuda:0")
+    (1, None)
+    """
+    return CACHED_CPU_THREADS if str(device).startswith("cpu") else None
+
+
 @contextmanager
 def cached_cpu_threads(device: str) -> Iterator[None]:
     """Run the block with :data:`CACHED_CPU_THREADS` torch threads on ``cpu`` (restored after; other
@@ -36,11 +46,12 @@ def cached_cpu_threads(device: str) -> Iterator[None]:
     """
     import torch
 
-    if not str(device).startswith("cpu"):
+    threads = cached_threads_for(device)
+    if threads is None:
         yield
         return
     before = torch.get_num_threads()
-    torch.set_num_threads(CACHED_CPU_THREADS)
+    torch.set_num_threads(threads)
     try:
         yield
     finally:

@@ -36,7 +36,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from vadbench.devices import CACHED_CPU_THREADS, cached_cpu_threads
+from vadbench.devices import cached_cpu_threads, cached_threads_for
 from vadbench.errors import ConfigError, DataError
 
 #: Version of the extraction code's numerics; bump it when a change alters the stored numbers.
@@ -652,7 +652,7 @@ def extract(
         header["extractor"] = {
             "device_type": str(device).split(":")[0],
             "batch_frames": batch_frames,
-            "cpu_threads": CACHED_CPU_THREADS if str(device).startswith("cpu") else None,
+            "cpu_threads": cached_threads_for(device),
             "torch": torch.__version__,
         }
         paths = dict(todo)
