@@ -255,6 +255,26 @@ def world_items():
     return vlm_items(S.train_seeds(0, 1), n_frames=24)
 
 
+def _distilled(items, cfg, videos_per_kind: int):
+    """A fresh world-vlm (seed 0) with world-clip's tower (its two temporal slots equal, as copied), after
+    ``distill_vision`` on 8 crops and ``videos_per_kind`` tracks and clips of ``items``: (model, videos)."""
+    import torch
+
+    from vadbench.world.models import build_clip, build_vlm, init_vision_from_clip
+    from vadbench.world.train import distill_vision
+
+    crops = [it for it in items if it.kind == "image"][:8]
+    videos = [it for it in items if it.kind == "track"][:videos_per_kind]
+    videos += [it for it in items if it.kind == "clip"][:videos_per_kind]
+    model, processor = build_vlm(0)
+    init_vision_from_clip(model, build_clip(0))
+    w = model.model.visual.patch_embed.proj.weight
+    assert torch.equal(w[:, :, 0], w[:, :, 1])
+    distill_vision(model, processor, build_clip(0), crops + videos, cfg, np.random.default_rng(0),
+                   log=lambda m: None)
+    return model, videos
+
+
 @pytest.mark.parametrize("motion", [0.0, 1.0])
 def test_only_the_motion_target_lets_the_temporal_patch_see_change(motion, world_items, one_torch_thread):
     """Distilled from world-clip on images alone (each image doubled into Qwen2.5-VL's temporal patch of 2
@@ -263,20 +283,12 @@ def test_only_the_motion_target_lets_the_temporal_patch_see_change(motion, world
     on tracks and clips (``distill_motion``) makes them differ, and its targets line up with the tokens."""
     import torch
 
-    from vadbench.world.models import build_clip, build_vlm, init_vision_from_clip
-    from vadbench.world.train import TrainConfig, distill_vision, motion_targets
+    from vadbench.world.train import TrainConfig, motion_targets
 
-    items = world_items
-    crops = [it for it in items if it.kind == "image"][:8]
-    videos = [it for it in items if it.kind == "track"][:4] + [it for it in items if it.kind == "clip"][:4]
-    assert {v.media.shape[1:3] for v in videos} >= {(56, 56), (84, 112)}
-    model, processor = build_vlm(0)
-    init_vision_from_clip(model, build_clip(0))
-    w = model.model.visual.patch_embed.proj.weight
-    assert torch.equal(w[:, :, 0], w[:, :, 1])
     cfg = TrainConfig.smoke(distill_steps=3, distill_videos=2, distill_motion=motion)
-    distill_vision(model, processor, build_clip(0), crops + videos, cfg, np.random.default_rng(0),
-                   log=lambda m: None)
+    model, videos = _distilled(world_items, cfg, videos_per_kind=4)
+    assert {v.media.shape[1:3] for v in videos} >= {(56, 56), (84, 112)}
+    w = model.model.visual.patch_embed.proj.weight
     assert torch.equal(w[:, :, 0], w[:, :, 1]) == (motion == 0)
     clip = next(v.media for v in videos if v.media.shape[1:3] == (84, 112))
     assert motion_targets(clip, 28).shape == (len(clip) // 2 * 3 * 4, 32)
@@ -288,19 +300,11 @@ def test_vision_distillation_is_the_same_from_the_same_seed(world_items, one_tor
     give the same weights (step-1 losses 1.041 and 0.941 in two runs of the same command)."""
     import torch
 
-    from vadbench.world.models import build_clip, build_vlm, init_vision_from_clip
-    from vadbench.world.train import TrainConfig, distill_vision
+    from vadbench.world.train import TrainConfig
 
-    items = world_items
-    crops = [it for it in items if it.kind == "image"][:8]
-    videos = [it for it in items if it.kind == "track"][:2] + [it for it in items if it.kind == "clip"][:2]
     cfg = TrainConfig.smoke(distill_steps=2, distill_videos=2)
     towers = []
     for noise in (1, 2):
         torch.manual_seed(noise)  # what ran before in the process
-        model, processor = build_vlm(0)
-        init_vision_from_clip(model, build_clip(0))
-        distill_vision(model, processor, build_clip(0), crops + videos, cfg, np.random.default_rng(0),
-                       log=lambda m: None)
-        towers.append(model.model.visual.state_dict())
+        towers.append(_distilled(world_items, cfg, videos_per_kind=2)[0].model.visual.state_dict())
     assert all(torch.equal(towers[0][k], towers[1][k]) for k in towers[0])
