@@ -224,3 +224,75 @@ def test_prompt_formats_match_the_vlm_family():
         check_prompt_format(ScriptedAnswerer(), "chat")
     with pytest.raises(ConfigError, match="unknown prompt format 'llava'"):
         check_prompt_format(ScriptedAnswerer(), "llava")
+
+
+def test_track_questions_ask_a_clip_of_the_track_around_each_crop(videos):
+    from vadbench.methods.vlavad.answers import answer_tracks
+
+    train, _ = videos
+    track = train[0].tracks[0]  # a red box 8 px wide moving 1 px right per frame, 25 crops
+
+    class Recording(ScriptedAnswerer):
+        family = "chat"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.media: list = []
+
+        def answer(self, images, question, **kw):
+            self.media.extend(images)
+            return [f"clip {len(self.media) - len(images) + i}" for i in range(len(images))]
+
+    vlm = Recording()
+    got = answer_tracks(vlm, [track], PROMPT_POOL[1], every=4, window=(4, 2))[track.id]
+    assert len(vlm.media) == 7 and len(got) == 25 and got[4:9] == ["clip 1"] * 4 + ["clip 2"]
+    clip = vlm.media[2]  # crop 8: frames 4, 6, 8, 10 cut by one box spanning x 6..20
+    assert clip.shape == (4, 20, 14, 3)
+    red = [np.flatnonzero(f[:, :, 0].mean(0) > 160) for f in clip]
+    assert [int(r[0]) for r in red] == [0, 2, 4, 6]  # the object moves inside the fixed box
+    assert vlm.media[0].shape[0] == 4  # the first crop repeats its frame 0 for the window's past
+
+
+def test_track_questions_need_an_asked_question_and_a_video_vlm(videos):
+    train, _ = videos
+    with pytest.raises(ConfigError, match="track_questions names questions that are not asked"):
+        VLAVAD({**TINY, "questions": [PROMPT_POOL[0]], "track_questions": [PROMPT_POOL[1]]})
+    m = VLAVAD({**TINY, "answerer": "scripted", "track_questions": [PROMPT_POOL[1]]})
+    m.answerer = ScriptedAnswerer()  # BLIP-2 family
+    with pytest.raises(ConfigError, match="BLIP-2 model, which answers about single images only"):
+        m.fit(train)
+    chat = {**TINY, "answerer": "scripted", "prompt_format": "chat"}
+    crop, clip = VLAVAD(chat), VLAVAD({**chat, "track_questions": [PROMPT_POOL[1]]})
+    crop.answerer = clip.answerer = type("Chat", (ScriptedAnswerer,), {"family": "chat"})()
+    assert crop._cache(PROMPT_POOL[0]).dir == clip._cache(PROMPT_POOL[0]).dir  # single crops: key unchanged
+    assert crop._cache(PROMPT_POOL[1]).dir != clip._cache(PROMPT_POOL[1]).dir  # clips: answers of their own
+
+
+def test_world_crop_geometry_shows_the_answerer_the_world_models_own_crops(videos):
+    from vadbench.world.data import crop
+
+    train, _ = videos
+    track = train[0].tracks[0]
+
+    class Recording(ScriptedAnswerer):
+        family = "chat"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.media: list = []
+
+        def answer(self, images, question, **kw):
+            self.media.extend(np.asarray(im) for im in images)
+            return ["upright"] * len(images)
+
+    chat = {**TINY, "answerer": "scripted", "prompt_format": "chat", "questions": [PROMPT_POOL[0]]}
+    world, box = VLAVAD({**chat, "crop_geometry": "world"}), VLAVAD(chat)
+    world.answerer, box.answerer = Recording(), Recording()
+    world.answers(train[0], PROMPT_POOL[0])
+    box.answers(train[0], PROMPT_POOL[0])
+    frame = np.asarray(Image.open(track.path / "007.png").convert("RGB"))
+    assert np.array_equal(world.answerer.media[7], crop(frame, track.boxes[7].astype(int).tolist(), 56))
+    assert box.answerer.media[7].shape == (20, 8, 3)  # the tracker's box as it is
+    assert world._cache(PROMPT_POOL[0]).dir != box._cache(PROMPT_POOL[0]).dir
+    with pytest.raises(ConfigError, match="crop_margin \\(0.1\\) applies to crop_geometry 'box' only"):
+        VLAVAD({**chat, "crop_geometry": "world", "crop_margin": 0.1})

@@ -146,15 +146,39 @@ class Track:
         return crop_tracks([self], size=size, which=which, margin=margin)[self.id]
 
 
+def square_box(box: Sequence[float], width: int, height: int, scale: float,
+               min_side: int) -> tuple[int, int, int, int]:
+    """A square of ``scale`` times the longest side of ``box`` (at least ``min_side``, at most the frame),
+    centred on it and shifted (not cut) to lie inside a ``width`` x ``height`` frame.
+
+    >>> square_box((2, 3, 6, 9), 20, 20, 1.6, 12)
+    (0, 0, 12, 12)
+    """
+    x1, y1, x2, y2 = box
+    side = int(min(max(min_side, round(max(x2 - x1, y2 - y1) * scale)), width, height))
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    a = int(round(min(max(cx - side / 2, 0), width - side)))
+    b = int(round(min(max(cy - side / 2, 0), height - side)))
+    return a, b, a + side, b + side
+
+
 def crop_box(frame: np.ndarray, box: np.ndarray, *, margin: float = 0.0,
-             size: int | tuple[int, int] | None = None) -> np.ndarray:
+             size: int | tuple[int, int] | None = None,
+             square: tuple[float, int] | None = None) -> np.ndarray:
     """The RGB crop of ``box`` (enlarged by ``margin`` x its size on each side, clipped to the frame),
     resized to ``size`` (``(w, h)`` or a square side) with bilinear interpolation when given.
+    ``square=(scale, min_side)`` cuts :func:`square_box` of the box instead (``margin`` must be 0).
 
     >>> crop_box(np.zeros((10, 10, 3), np.uint8), np.array([2.0, 3, 6, 9])).shape
     (6, 4, 3)
+    >>> crop_box(np.zeros((10, 10, 3), np.uint8), np.array([2.0, 3, 6, 9]), square=(1.6, 4)).shape
+    (10, 10, 3)
     """
     h, w = frame.shape[:2]
+    if square is not None:
+        if margin:
+            raise ConfigError(f"a crop takes a margin ({margin}) or a square, not both")
+        box = np.array(square_box([float(v) for v in box], w, h, *square), dtype=float)
     x1, y1, x2, y2 = (float(v) for v in box)
     mw, mh = (x2 - x1) * margin, (y2 - y1) * margin
     x1, x2 = max(0, math.floor(x1 - mw)), min(w, math.ceil(x2 + mw))
@@ -172,10 +196,11 @@ def crop_box(frame: np.ndarray, box: np.ndarray, *, margin: float = 0.0,
 
 
 def crop_tracks(tracks: Sequence[Track], *, size: int | tuple[int, int] | None = None, which: str = "boxes",
-                margin: float = 0.0) -> dict[int, list[np.ndarray]]:
+                margin: float = 0.0, square: tuple[float, int] | None = None) -> dict[int, list[np.ndarray]]:
     """Crops of several tracks of one video, decoding the video once: ``{track id: [crop per frame]}``.
 
-    ``which`` is ``boxes`` (the tracker's boxes) or ``det_boxes`` (the matched detections).
+    ``which`` is ``boxes`` (the tracker's boxes) or ``det_boxes`` (the matched detections); ``margin``,
+    ``size`` and ``square`` as in :func:`crop_box`.
     """
     if which not in ("boxes", "det_boxes"):
         raise ConfigError(f"crop 'which' must be 'boxes' or 'det_boxes', got {which!r}")
@@ -199,7 +224,7 @@ def crop_tracks(tracks: Sequence[Track], *, size: int | tuple[int, int] | None =
         for f, frame in reader.iter_indexed(indices=sorted(need)):
             for tid, k in need[f]:
                 boxes = by_id[tid].boxes if which == "boxes" else by_id[tid].det_boxes
-                out[tid][k] = crop_box(frame, boxes[k], margin=margin, size=size)
+                out[tid][k] = crop_box(frame, boxes[k], margin=margin, size=size, square=square)
     return out  # type: ignore[return-value]
 
 

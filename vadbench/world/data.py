@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vadbench.tracks import square_box
 from vadbench.world import captions as C
 from vadbench.world.scenes import ObjectState, WorldVideo, world_videos
 
@@ -52,20 +53,15 @@ def resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
     return np.asarray(Image.fromarray(img).resize((w, h), Image.BILINEAR))
 
 
-def square_box(box: Sequence[int], width: int, height: int, margin: float = 1.6,
-               min_side: int = 12) -> tuple[int, int, int, int]:
-    """A square around ``box`` grown by ``margin``, shifted (not cut) to lie inside the frame."""
-    x1, y1, x2, y2 = box
-    side = int(min(max(min_side, round(max(x2 - x1, y2 - y1) * margin)), width, height))
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    a = int(round(min(max(cx - side / 2, 0), width - side)))
-    b = int(round(min(max(cy - side / 2, 0), height - side)))
-    return a, b, a + side, b + side
+#: How the world models see an object: a square of ``CROP_SCALE`` times the box's longest side (at least
+#: ``CROP_MIN_SIDE`` px), shifted into the frame (:func:`vadbench.tracks.square_box`), resized to their size.
+CROP_SCALE, CROP_MIN_SIDE = 1.6, 12
 
 
 def crop(frame: np.ndarray, box: Sequence[int], size: int) -> np.ndarray:
+    """The world models' crop of ``box`` (see :data:`CROP_SCALE`), ``size`` x ``size`` pixels."""
     h, w = frame.shape[:2]
-    a, b, c, d = square_box(box, w, h)
+    a, b, c, d = square_box(box, w, h, CROP_SCALE, CROP_MIN_SIDE)
     return resize(np.ascontiguousarray(frame[b:d, a:c]), size, size)
 
 

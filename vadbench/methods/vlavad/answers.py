@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -121,34 +122,65 @@ class AnswerCache:
 
 def answer_tracks(vlm: Any, tracks: Sequence[Any], question: str, *, max_new_tokens: int = 10,
                   batch_size: int = 8, margin: float = 0.0, every: int = 1,
-                  video: str = "") -> dict[int, list[str]]:
+                  window: tuple[int, int] | None = None, square: tuple[float, int] | None = None,
+                  size: int | None = None, video: str = "") -> dict[int, list[str]]:
     """Normalised answers of ``vlm`` to ``question`` for every crop of every track of one video (greedy).
     ``every`` > 1 asks only crops 0, k, 2k, ... of each track; the crops between take the answer of the last
-    asked one."""
+    asked one. ``window=(span, step)`` asks each of those crops as a short clip instead of one image: the
+    ``span`` crops of the track around it, ``step`` apart (:func:`clip_windows`), cut by their union box.
+    ``margin``, ``square`` and ``size``: the crop geometry (:func:`vadbench.tracks.crop_box`)."""
     from vadbench.tracks import crop_tracks
 
     if not tracks:
         return {}
     asked = [t if every == 1 else _every(t, every) for t in tracks]
-    crops = crop_tracks(asked, margin=margin)
-    ids = [t.id for t in tracks]
-    flat = [c for tid in ids for c in crops[tid]]
+    if window is None:
+        crops = crop_tracks(asked, margin=margin, square=square, size=size)
+        flat: list[Any] = [c for t in asked for c in crops[t.id]]
+    else:
+        span, step = window
+        pseudo = []
+        for t in tracks:  # one pseudo-track per asked crop: its window's frames, cut by the union box
+            for frames, box in clip_windows(t, span, step, at=range(0, len(t), every)):
+                pseudo.append(dataclasses.replace(t, id=len(pseudo), frames=frames, scores=np.ones(span),
+                                                  boxes=np.repeat(box[None], span, 0), det_boxes=None))
+        clips = crop_tracks(pseudo, margin=margin, square=square, size=size)
+        flat = [np.stack(clips[p.id]) for p in pseudo]
     raw = vlm.answer(flat, question, max_new_tokens=max_new_tokens, do_sample=False, batch_size=batch_size)
     if len(raw) != len(flat):
         raise DataError(f"video {video!r}: the VLM returned {len(raw)} answers for {len(flat)} crops")
     out, k = {}, 0
-    for t in tracks:
-        n = len(crops[t.id])
-        got = [normalise_answer(a) for a in raw[k : k + n]]
+    for t, a in zip(tracks, asked, strict=True):
+        n = len(a)
+        got = [normalise_answer(x) for x in raw[k : k + n]]
         out[t.id] = [got[i // every] for i in range(len(t))]
         k += n
     return out
 
 
+def clip_windows(track: Any, span: int, step: int,
+                 at: Sequence[int] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each crop i of ``track`` (or each i in ``at``): the frames of its crops i + (j - span // 2) * step
+    for j < span (clipped to the track, so its first and last crops repeat), and the union of their boxes.
+
+    >>> from vadbench.tracks import Track
+    >>> t = Track(0, np.arange(5), np.array([[i, 0, i + 2, 2] for i in range(5)], float), np.ones(5))
+    >>> frames, box = clip_windows(t, 4, 2)[0]
+    >>> frames.tolist(), box.tolist()
+    ([0, 0, 0, 2], [0.0, 0.0, 4.0, 2.0])
+    """
+    n = len(track)
+    out = []
+    for i in range(n) if at is None else at:
+        idx = np.clip(i + (np.arange(span) - span // 2) * step, 0, n - 1)
+        b = track.boxes[idx]
+        box = np.array([b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()], dtype=float)
+        out.append((np.asarray(track.frames)[idx], box))
+    return out
+
+
 def _every(track: Any, k: int) -> Any:
     """The track restricted to its crops 0, k, 2k, ..."""
-    import dataclasses
-
     sel = slice(None, None, k)
     det = None if track.det_boxes is None else track.det_boxes[sel]
     return dataclasses.replace(track, frames=track.frames[sel], boxes=track.boxes[sel],

@@ -47,7 +47,8 @@ from vadbench.methods.vlavad.scores import (
 )
 
 _POSITIVE_INTS = ("max_new_tokens", "spa_k", "knn_k", "n_layers", "window_in", "window_out", "batch_size",
-                  "epochs", "vlm_batch_size", "knn_max_train", "answer_every", "d_state", "expand", "d_conv")
+                  "epochs", "vlm_batch_size", "knn_max_train", "answer_every", "d_state", "expand", "d_conv",
+                  "track_span", "track_step")
 _NON_NEGATIVE = ("lr", "lam", "grad_clip", "momentum", "crop_margin", "empty_frame_score")
 
 
@@ -65,7 +66,11 @@ class VLAVADConfig:
     max_new_tokens: int = 10  # [r] greedy
     vlm_batch_size: int = 8
     answer_every: int = 1  # [extension] ask every k-th crop of a track; 1 = every crop (paper)
+    track_questions: tuple[str, ...] = ()  # [extension] asked of a short clip of the track, not one crop
+    track_span: int = 4  # [extension] crops per clip (world-vlm's training clips: 4 crops, 2 apart)
+    track_step: int = 2
     crop_margin: float = 0.0  # [r]
+    crop_geometry: Literal["box", "world"] = "box"  # [r] box: the tracker's box; world: world models' crops
     text_encoder: str = "ViT-B-32"  # [r] CLIP ViT-B/32 text tower
     text_pretrained: str | None = "openai"
     spa: Literal["select_one", "all"] = "select_one"  # [paper] one question
@@ -103,6 +108,13 @@ class VLAVADConfig:
                 raise ConfigError(f"option {key} must be a finite number >= 0, got {v!r}")
         if not self.questions or not all(isinstance(q, str) and q for q in self.questions):
             raise ConfigError("option questions must be a non-empty list of questions")
+        if self.crop_geometry == "world" and self.crop_margin:
+            raise ConfigError(f"option crop_margin ({self.crop_margin}) applies to crop_geometry 'box' only; "
+                              f"'world' crops have the world models' own margin")
+        extra = [q for q in self.track_questions if q not in self.questions]
+        if extra:
+            raise ConfigError(f"option track_questions names questions that are not asked: {extra} "
+                              f"(the questions are {list(self.questions)})")
         if self.static_source == "none" and self.temporal_model == "none":
             raise ConfigError("static_source='none' and temporal_model='none' leave no score")
 
@@ -147,6 +159,10 @@ class VLAVAD(Method):
         if self.answerer is None:
             self.answerer = load_answerer(self.cfg.answerer, device=self.device, seed=self.seed)
         check_prompt_format(self.answerer, self.cfg.prompt_format)
+        if self.cfg.track_questions and getattr(self.answerer, "family", "") == "blip2":
+            raise ConfigError(f"VLAVAD: track_questions asks clips, but the answerer {self.cfg.answerer!r} "
+                              f"is a BLIP-2 model, which answers about single images only; use a video VLM "
+                              f"(prompt_format 'chat') or leave track_questions empty")
         return self.answerer
 
     def _embedder(self) -> TextEmbedder:
@@ -162,10 +178,38 @@ class VLAVAD(Method):
                 "vlm": self.vlm_id, "question": question, "prompt_format": self.cfg.prompt_format,
                 "decoding": {"greedy": True, "max_new_tokens": self.cfg.max_new_tokens},
                 "answer_every": self.cfg.answer_every,
-                "normalisation": NORMALISATION, "crop": {"which": "boxes", "margin": self.cfg.crop_margin},
+                **self._window_key(question),
+                "normalisation": NORMALISATION,
+                "crop": {"which": "boxes", "margin": self.cfg.crop_margin, **self._crop_key()},
             }
             self._caches[question] = AnswerCache(key)
         return self._caches[question]
+
+    def _crop_geometry(self) -> dict[str, Any]:
+        """``square`` / ``size`` of the crops: none for ``box``; for ``world`` the world models' own crop
+        (:data:`vadbench.world.data.CROP_SCALE`: a square around the box, resized to their image size)."""
+        if self.cfg.crop_geometry == "box":
+            return {}
+        from vadbench.world.data import CROP_MIN_SIDE, CROP_SCALE
+        from vadbench.world.models import IMAGE_SIZE
+
+        return {"square": (CROP_SCALE, CROP_MIN_SIDE), "size": IMAGE_SIZE}
+
+    def _crop_key(self) -> dict[str, Any]:
+        """The crop geometry's part of the answer cache key (absent for ``box``: older caches stay valid)."""
+        g = self._crop_geometry()
+        return {"square": list(g["square"]), "size": g["size"]} if g else {}
+
+    def _window(self, question: str) -> tuple[int, int] | None:
+        """(span, step) of the clips ``question`` is asked of, or None when it is asked of single crops."""
+        if question not in self.cfg.track_questions:
+            return None
+        return self.cfg.track_span, self.cfg.track_step
+
+    def _window_key(self, question: str) -> dict[str, Any]:
+        """The clip settings' part of the answer cache key (none for single crops: old caches stay valid)."""
+        w = self._window(question)
+        return {} if w is None else {"clip": {"span": w[0], "step": w[1], "union_box": True}}
 
     def answers(self, sample: Any, question: str) -> dict[int, list[str]]:
         """Normalised answers per track of one video (from the answer cache or asked now)."""
@@ -178,7 +222,8 @@ class VLAVAD(Method):
         if got is None or set(got) != {t.id for t in tracks}:
             got = answer_tracks(self._vlm(), tracks, question, max_new_tokens=self.cfg.max_new_tokens,
                                 batch_size=self.cfg.vlm_batch_size, margin=self.cfg.crop_margin,
-                                every=self.cfg.answer_every, video=sample.video)
+                                every=self.cfg.answer_every, window=self._window(question),
+                                **self._crop_geometry(), video=sample.video)
             cache.put(sample.video, tkey, got)
         return got
 
@@ -311,16 +356,16 @@ class VLAVAD(Method):
                 out.append(torch.nn.functional.normalize(e, dim=-1).cpu().numpy())
             return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
 
+        geometry = {"margin": self.cfg.crop_margin, **self._crop_geometry()}
         if train:
-            margin = self.cfg.crop_margin
-            bank = [embed([c for cs in crop_tracks(s.tracks, margin=margin).values() for c in cs])
+            bank = [embed([c for cs in crop_tracks(s.tracks, **geometry).values() for c in cs])
                     for s in samples if s.tracks]
             feats = np.concatenate(bank)
             if len(feats) > self.cfg.knn_max_train:
                 feats = feats[np.linspace(0, len(feats) - 1, self.cfg.knn_max_train).round().astype(int)]
             return feats.astype(np.float32)
         s = samples[0]
-        crops = crop_tracks(s.tracks, margin=self.cfg.crop_margin) if s.tracks else {}
+        crops = crop_tracks(s.tracks, **geometry) if s.tracks else {}
         return {tid: embed(cs) for tid, cs in crops.items()}
 
     # ------------------------------------------------------------------------------------------ score
