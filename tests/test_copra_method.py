@@ -183,3 +183,18 @@ def test_answer_rollouts_reward_a_vlm_that_never_writes_the_tags():
     assert float((b @ a).detach().abs().max()) > 0 and np.abs(m.score(test) - zero_shot).max() > 1e-6
     with pytest.raises(ConfigError, match="rollout=answer .* excludes reasoning=true"):
         Copra({"rollout": "answer", "reasoning": True})
+
+
+def test_world_frame_geometry_resizes_each_frame_to_the_world_vlms_clip_frames():
+    from vadbench.world.data import CLIP_FRAME_SIZE, resize
+
+    frames = np.random.default_rng(0).integers(0, 255, (8, 96, 128, 3)).astype(np.uint8)
+    s = toy_clips_sample("v", frames, window=4, stride=4, frames_per_window=4)
+    decoded = Copra({"backbone": "tiny-chat"})
+    world = Copra({"backbone": "tiny-chat", "frame_geometry": "world"})
+    assert decoded._clip(s, 1).shape == (4, 96, 128, 3)
+    clip = world._clip(s, 1)
+    assert clip.shape == (4, CLIP_FRAME_SIZE[1], CLIP_FRAME_SIZE[0], 3)
+    assert np.array_equal(clip[0], resize(frames[4], *CLIP_FRAME_SIZE))
+    with pytest.raises(ConfigError, match="frame_geometry must be one of"):
+        Copra({"frame_geometry": "square"})

@@ -56,6 +56,8 @@ def resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
 #: How the world models see an object: a square of ``CROP_SCALE`` times the box's longest side (at least
 #: ``CROP_MIN_SIDE`` px), shifted into the frame (:func:`vadbench.tracks.square_box`), resized to their size.
 CROP_SCALE, CROP_MIN_SIDE = 1.6, 12
+#: The frames of the clips the world-vlm is asked yes / no questions about: (width, height).
+CLIP_FRAME_SIZE = (112, 84)
 
 
 def crop(frame: np.ndarray, box: Sequence[int], size: int) -> np.ndarray:
@@ -107,7 +109,7 @@ def _track_windows(v: WorldVideo, span: int, step: int) -> Iterator[tuple[int, O
 
 
 def vlm_items(seeds: Iterable[int], *, n_frames: int = 48, every: int = 6, crop_size: int = 56,
-              frame_size: tuple[int, int] = (112, 84), span: int = 4, step: int = 2,
+              frame_size: tuple[int, int] = CLIP_FRAME_SIZE, span: int = 4, step: int = 2,
               rng: np.random.Generator | None = None) -> list[VLMItem]:
     """Crops (pose, look, caption), tracks (action, direction) and clips (yes / no questions)."""
     rng = rng or np.random.default_rng(0)

@@ -97,6 +97,9 @@ class Config:
     train_window_step: int = 2  # every 2nd window of the 1 s-stride scheme: 2 s training stride
     max_train_segments: int = 0  # 0 = all
     score_batch: int = 8
+    # decoded: frames as read (the VLM's processor resizes them); world: each frame resized to the world-vlm's
+    # clip frames (vadbench.world.data.CLIP_FRAME_SIZE), the pictures it was trained on
+    frame_geometry: Literal["decoded", "world"] = "decoded"
 
     def __post_init__(self) -> None:
         positive = (
@@ -290,9 +293,14 @@ class Copra(Method):
         from vadbench.backbones.vlm_delta import as_uint8_clip
 
         try:
-            return as_uint8_clip(sample.read_window(k))
+            clip = as_uint8_clip(sample.read_window(k))
         except DataError as err:
             raise DataError(f"copra: video {sample.video!r}, window {k}: {err}") from err
+        if self.cfg.frame_geometry == "world":
+            from vadbench.world.data import CLIP_FRAME_SIZE, resize
+
+            clip = np.stack([resize(f, *CLIP_FRAME_SIZE) for f in clip])
+        return clip
 
     def _condition(self, batch: Any) -> Any:
         """The generator's condition (spec 4.4): one frozen, non-adapted forward on the window and prompt;
