@@ -198,7 +198,7 @@ def test_crop_geometry_matches_vadclip_demo():
     assert windows[0] == (16, 58, 224, 224)  # img[16:240, 58:282]
     assert windows[1:5] == [(0, 0, 224, 224), (0, 116, 224, 224), (32, 0, 224, 224), (32, 116, 224, 224)]
     assert windows[5:] == windows[:5] and [b.flip for b in boxes] == [False] * 5 + [True] * 5
-    assert [len(crop_geometry(k)[1]) for k in CROP_COUNTS] == [1, 5, 10]
+    assert [len(crop_geometry(k)[1]) for k in CROP_COUNTS] == [1, 5, 10, 1]
     assert crop_geometry("5crop", 112)[0] == (170, 128)
     with pytest.raises(ValueError, match="unknown crop protocol 'six'"):
         crop_geometry("six")
@@ -222,3 +222,14 @@ def test_apply_crops_against_numpy_slicing(rng):
         torch.from_numpy(np.full((1, 240, 320, 3), 77, np.uint8)), "center", 64, (0,) * 3, (1 / 255,) * 3
     )
     np.testing.assert_allclose(big.numpy(), 77.0, atol=1e-4)
+
+
+def test_full_crop_keeps_the_whole_frame_that_center_cuts(rng):
+    torch = pytest.importorskip("torch")
+    frames = np.zeros((1, 96, 128, 3), np.uint8)
+    frames[:, :, :12] = 255  # something at the left edge of the picture
+    one = (1 / 255,) * 3
+    full = apply_crops(torch.from_numpy(frames), "full", 56, (0,) * 3, one).numpy()
+    center = apply_crops(torch.from_numpy(frames), "center", 56, (0,) * 3, one).numpy()
+    assert full.shape == center.shape == (1, 1, 3, 56, 56)
+    assert full[0, 0, :, :, :4].min() > 250 and center.max() == 0  # the centre crop never sees it

@@ -16,8 +16,8 @@ frame-diff on data seed 2; its mean (66.51) equals frame-diff's. With the tracke
 before) it measured 56.41 / 68.70 / 68.33. So the learning claim does not hold over data seeds: this test is
 a strict expected failure carrying the numbers, and passes (XPASS -> failure) only when VLAVAD beats both
 baselines on every data seed and stays above FLOOR. Slow: dataset generation, tracks, 3 questions x every
-crop through world-vlm and the S3M for three data seeds (about 5 minutes on 2 cores with a cold answer
-cache). Skipped with the reason when the world models' weights are not installed.
+crop through world-vlm and the S3M for three data seeds (XFAIL in 514 s on 2 cores shared with two other
+runs, cold answer cache). Skipped with the reason when the world models' weights are not installed.
 """
 
 from __future__ import annotations

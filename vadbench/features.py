@@ -59,7 +59,7 @@ class FeatureSpec:
       the package) or an open_clip model name (``ViT-B-16``).
     - ``pretrained``: ``"default"`` (None for ``tiny``, ``"world"`` for ``world-clip``, ``"openai"``
       otherwise), None (random, seeded), an open_clip tag or a checkpoint path.
-    - ``crops``: ``center`` / ``5crop`` / ``10crop`` (:mod:`vadbench.video.crops`).
+    - ``crops``: ``center`` / ``5crop`` / ``10crop`` / ``full`` (:mod:`vadbench.video.crops`).
     - ``snippet``, ``stride`` (default = snippet), ``tail`` (``drop``: T = floor(n/16); ``keep``; ``pad``).
     - ``reduce``: ``mean`` of the per-frame embeddings of a snippet, or the ``middle`` frame's.
     - ``l2norm``: L2-normalise per-frame embeddings before reducing (VadCLIP: unknown; off by default).

@@ -33,7 +33,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
             str,
             typer.Option(help="'default' (openai; none for tiny), 'none', an open_clip tag or a checkpoint."),
         ] = "default",
-        crops: Annotated[str, typer.Option(help="center, 5crop or 10crop.")] = "10crop",
+        crops: Annotated[
+            str, typer.Option(help="center, 5crop, 10crop or full (the whole frame, squashed).")
+        ] = "10crop",
         snippet: Annotated[int, typer.Option(help="Frames per snippet.")] = 16,
         stride: Annotated[
             int | None, typer.Option(help="Frames between snippet starts (default: snippet).")

@@ -9,6 +9,9 @@ Geometry (VadCLIP's demo ``crop.py``, specs/methods/vadclip.md 3.1): every frame
 
 ``5crop`` is indices 0-4, ``center`` index 0. For a model whose input is not 224 px (the tiny test CLIP) the
 whole geometry is scaled by ``input_size / 224`` (resize to round(340 s) x round(256 s), crops of input_size).
+``full`` (not a community protocol) is the whole frame resized to input_size x input_size, aspect not kept:
+the picture the world models were trained on (``vadbench/world/data.py``: frames resized to 56 x 56), where
+a centre crop would hide the frame's left and right sixths.
 
 Example:
     >>> resize, boxes = crop_geometry("10crop")
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 #: Number of crops per protocol (the K of feature arrays [T, K, D]).
-CROP_COUNTS = {"center": 1, "5crop": 5, "10crop": 10}
+CROP_COUNTS = {"center": 1, "5crop": 5, "10crop": 10, "full": 1}
 #: Resize (width, height) before cropping, and the crop side, at the reference 224 px input size.
 BASE_RESIZE = (340, 256)
 BASE_CROP = 224
@@ -53,8 +56,12 @@ def crop_geometry(kind: str, input_size: int = BASE_CROP) -> tuple[tuple[int, in
     Example:
         >>> crop_geometry("center", 64)
         ((97, 73), [CropBox(top=4, left=16, height=64, width=64, flip=False)])
+        >>> crop_geometry("full", 56)
+        ((56, 56), [CropBox(top=0, left=0, height=56, width=56, flip=False)])
     """
     k = n_crops(kind)
+    if kind == "full":
+        return (input_size, input_size), [CropBox(0, 0, input_size, input_size)]
     scale = input_size / BASE_CROP
     width, height = round(BASE_RESIZE[0] * scale), round(BASE_RESIZE[1] * scale)
     c = input_size
