@@ -127,7 +127,8 @@ def answer_tracks(vlm: Any, tracks: Sequence[Any], question: str, *, max_new_tok
     """Normalised answers of ``vlm`` to ``question`` for every crop of every track of one video (greedy).
     ``every`` > 1 asks only crops 0, k, 2k, ... of each track; the crops between take the answer of the last
     asked one. ``window=(span, step)`` asks each of those crops as a short clip instead of one image: the
-    ``span`` crops of the track around it, ``step`` apart (:func:`clip_windows`), cut by their union box.
+    ``span`` crops of the track around it, ``step`` apart (:func:`track_clip_windows`), cut by their union
+    box.
     ``margin``, ``square`` and ``size``: the crop geometry (:func:`vadbench.tracks.crop_box`)."""
     from vadbench.tracks import crop_tracks
 
@@ -141,7 +142,7 @@ def answer_tracks(vlm: Any, tracks: Sequence[Any], question: str, *, max_new_tok
         span, step = window
         pseudo = []
         for t in tracks:  # one pseudo-track per asked crop: its window's frames, cut by the union box
-            for frames, box in clip_windows(t, span, step, at=range(0, len(t), every)):
+            for frames, box in track_clip_windows(t, span, step, at=range(0, len(t), every)):
                 pseudo.append(dataclasses.replace(t, id=len(pseudo), frames=frames, scores=np.ones(span),
                                                   boxes=np.repeat(box[None], span, 0), det_boxes=None))
         clips = crop_tracks(pseudo, margin=margin, square=square, size=size)
@@ -158,14 +159,14 @@ def answer_tracks(vlm: Any, tracks: Sequence[Any], question: str, *, max_new_tok
     return out
 
 
-def clip_windows(track: Any, span: int, step: int,
+def track_clip_windows(track: Any, span: int, step: int,
                  at: Sequence[int] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each crop i of ``track`` (or each i in ``at``): the frames of its crops i + (j - span // 2) * step
     for j < span (clipped to the track, so its first and last crops repeat), and the union of their boxes.
 
     >>> from vadbench.tracks import Track
     >>> t = Track(0, np.arange(5), np.array([[i, 0, i + 2, 2] for i in range(5)], float), np.ones(5))
-    >>> frames, box = clip_windows(t, 4, 2)[0]
+    >>> frames, box = track_clip_windows(t, 4, 2)[0]
     >>> frames.tolist(), box.tolist()
     ([0, 0, 0, 2], [0.0, 0.0, 4.0, 2.0])
     """
