@@ -61,6 +61,20 @@ def make_video(tmp_path, name, colour, n=30, seed=0):
     return TracksSample(video=name, tracks=[track], n_frames=n)
 
 
+class Recording(ScriptedAnswerer):
+    """A chat-family test double that keeps every picture or clip it is shown and answers with its index."""
+
+    family = "chat"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.media: list = []
+
+    def answer(self, images, question, **kw):
+        self.media.extend(np.asarray(im) for im in images)
+        return [f"clip {len(self.media) - len(images) + i}" for i in range(len(images))]
+
+
 TINY = {"answerer": "tiny-blip2", "text_encoder": "tiny", "text_pretrained": None, "window_in": 4,
         "window_out": 2, "epochs": 2, "batch_size": 16, "optimizer": "adam", "lr": 1e-3, "n_layers": 1}
 
@@ -232,17 +246,6 @@ def test_track_questions_ask_a_clip_of_the_track_around_each_crop(videos):
     train, _ = videos
     track = train[0].tracks[0]  # a red box 8 px wide moving 1 px right per frame, 25 crops
 
-    class Recording(ScriptedAnswerer):
-        family = "chat"
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.media: list = []
-
-        def answer(self, images, question, **kw):
-            self.media.extend(images)
-            return [f"clip {len(self.media) - len(images) + i}" for i in range(len(images))]
-
     vlm = Recording()
     got = answer_tracks(vlm, [track], PROMPT_POOL[1], every=4, window=(4, 2))[track.id]
     assert len(vlm.media) == 7 and len(got) == 25 and got[4:9] == ["clip 1"] * 4 + ["clip 2"]
@@ -273,17 +276,6 @@ def test_world_crop_geometry_shows_the_answerer_the_world_models_own_crops(video
 
     train, _ = videos
     track = train[0].tracks[0]
-
-    class Recording(ScriptedAnswerer):
-        family = "chat"
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.media: list = []
-
-        def answer(self, images, question, **kw):
-            self.media.extend(np.asarray(im) for im in images)
-            return ["upright"] * len(images)
 
     chat = {**TINY, "answerer": "scripted", "prompt_format": "chat", "questions": [PROMPT_POOL[0]]}
     world, box = VLAVAD({**chat, "crop_geometry": "world"}), VLAVAD(chat)
