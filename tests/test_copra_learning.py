@@ -65,22 +65,23 @@ def test_conditional_beats_zero_shot_and_static(vlm, seed, one_torch_thread):
 
 #: Measured (card, "Learning on synthetic"): `copra --preset small` (world-vlm sha256 60d456fa..., the vision
 #: tower with the motion target; rollout=answer; epochs 8 and frame_geometry=world, both chosen on dev data
-#: seeds 100-102 before these runs) on the tiny synthetic weak split, synthetic DATA seeds 0, 1, 2
-#: (`--dataset-opt seed=D`), method seed 0; auc_micro in percent; mil with its tiny preset on the same videos;
-#: `none` trains nothing.
+#: seeds 100-102 before these runs) on the `small` synthetic weak split (48 training / 42 test videos; moved
+#: here from the tiny set by a rule written before the runs: the generator beat both comparisons on the mean
+#: of dev seeds 100-102 on this data, 63.24 vs static 62.87 and zero-shot 62.97), synthetic DATA seeds
+#: 0, 1, 2, method seed 0; auc_micro in percent; mil with its small preset on the same videos; `none` trains
+#: nothing.
 MEASURED = {
-    "conditional": (63.82, 75.76, 43.38),
-    "none": (62.08, 91.42, 68.09),
-    "static": (65.48, 84.65, 64.70),
-    "mil": (46.40, 41.14, 40.01),
+    "conditional": (58.78, 57.77, 67.93),
+    "none": (58.44, 56.25, 70.18),
+    "static": (61.62, 57.51, 69.39),
+    "mil": (59.21, 51.04, 51.74),
 }
 #: What "beats" must mean here: the mean over the data seeds at least this many points above each
-#: comparison, and above zero-shot and the static LoRA on every data seed. Measured: the generator is below
-#: the static LoRA on every data seed (by 1.7, 8.9 and 21.3) and below zero-shot on data seeds 1 and 2, though
-#: it beat both on all three dev seeds (78.92 vs 66.69 / 71.11 on their mean): -12.9 under zero-shot on the
-#: mean, so the test is an expected failure; +18.5 over mil. With the decoded 128 x 96 frames (before
-#: frame_geometry) it measured 71.75 / 73.93 / 56.78 (static 66.06 / 70.39 / 72.39, zero-shot 64.25 / 69.46 /
-#: 71.38).
+#: comparison, and above zero-shot and the static LoRA on every data seed. Measured: the generator beats both
+#: on data seed 1 only (+0.3 over the static LoRA) and is below the static LoRA on data seeds 0 and 2 (by 2.8
+#: and 1.5): -1.4 under the static LoRA and -0.1 under zero-shot on the mean, so the test is an expected
+#: failure; +7.5 over mil. On the tiny set (11-12 test videos per world) it measured 63.82 / 75.76 / 43.38
+#: (static 65.48 / 84.65 / 64.70, zero-shot 62.08 / 91.42 / 68.09).
 MARGIN = 3.0
 DATA_SEEDS = (0, 1, 2)
 
@@ -89,7 +90,8 @@ def _synthetic_auc(tmp_path, method: str, preset: str, data_seed: int, **overrid
     from vadbench.runner import run
 
     res = run(method, "synthetic", preset=preset, device="cpu", seed=0, runs_dir=tmp_path / "runs",
-              overrides=overrides or None, dataset_options={"seed": data_seed}, progress=False, report=False)
+              overrides=overrides or None, dataset_options={"preset": "small", "seed": data_seed},
+              progress=False, report=False)
     return 100 * float(res.metrics["auc_micro"])
 
 
@@ -97,17 +99,17 @@ def _synthetic_auc(tmp_path, method: str, preset: str, data_seed: int, **overrid
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason="measured with world-vlm 60d456fa (rollout=answer, 8 epochs, frame_geometry=world), data seeds "
-    "0-2: conditional 63.82 / 75.76 / 43.38 (mean 60.99) vs static LoRA 65.48 / 84.65 / 64.70 (71.61), "
-    "zero-shot 62.08 / 91.42 / 68.09 (73.86), mil 42.5: below the static LoRA on every data seed (card: "
-    "Learning on synthetic)",
+    reason="measured with world-vlm 60d456fa (rollout=answer, 8 epochs, frame_geometry=world) on the small "
+    "synthetic data, data seeds 0-2: conditional 58.78 / 57.77 / 67.93 (mean 61.49) vs static LoRA 61.62 / "
+    "57.51 / 69.39 (62.84), zero-shot 58.44 / 56.25 / 70.18 (61.62), mil 54.0: beats both on data seed 1 "
+    "only (card: Learning on synthetic)",
 )
 def test_generator_beats_zero_shot_static_and_mil_on_synthetic_with_world_vlm(tmp_path, one_torch_thread):
     """Weak labels only: COPRA's trained generator against the frozen world-vlm zero-shot, one static LoRA
     trained with the same GRPO, and the mil baseline, on the same videos, over synthetic data seeds."""
     got = {a: [_synthetic_auc(tmp_path, "copra", "small", d, adaptation=a) for d in DATA_SEEDS]
            for a in ("conditional", "static", "none")}
-    got["mil"] = [_synthetic_auc(tmp_path, "mil", "tiny", d) for d in DATA_SEEDS]
+    got["mil"] = [_synthetic_auc(tmp_path, "mil", "small", d) for d in DATA_SEEDS]
     print({k: [round(x, 2) for x in v] for k, v in got.items()}, "measured:", MEASURED)
     mean = {k: float(np.mean(v)) for k, v in got.items()}
     for other in ("none", "static", "mil"):
