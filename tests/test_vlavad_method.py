@@ -266,7 +266,7 @@ def test_track_questions_need_an_asked_question_and_a_video_vlm(videos):
         m.fit(train)
     chat = {**TINY, "answerer": "scripted", "prompt_format": "chat"}
     crop, clip = VLAVAD(chat), VLAVAD({**chat, "track_questions": [PROMPT_POOL[1]]})
-    crop.answerer = clip.answerer = type("Chat", (ScriptedAnswerer,), {"family": "chat"})()
+    crop.answerer = clip.answerer = Recording()
     assert crop._cache(PROMPT_POOL[0]).dir == clip._cache(PROMPT_POOL[0]).dir  # single crops: key unchanged
     assert crop._cache(PROMPT_POOL[1]).dir != clip._cache(PROMPT_POOL[1]).dir  # clips: answers of their own
 

@@ -160,7 +160,7 @@ def answer_tracks(vlm: Any, tracks: Sequence[Any], question: str, *, max_new_tok
 
 
 def track_clip_windows(track: Any, span: int, step: int,
-                 at: Sequence[int] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+                       at: Sequence[int] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each crop i of ``track`` (or each i in ``at``): the frames of its crops i + (j - span // 2) * step
     for j < span (clipped to the track, so its first and last crops repeat), and the union of their boxes.
 
