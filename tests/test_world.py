@@ -308,3 +308,83 @@ def test_vision_distillation_is_the_same_from_the_same_seed(world_items, one_tor
         torch.manual_seed(noise)  # what ran before in the process
         towers.append(_distilled(world_items, cfg, videos_per_kind=2)[0].model.visual.state_dict())
     assert all(torch.equal(towers[0][k], towers[1][k]) for k in towers[0])
+
+
+def test_cell_labels_agree_with_the_clip_answers(world_items):
+    """Stage 1's dense target says, per merged token of a clip, what its square holds: when a clip question
+    is answered "yes" the attribute it asks about is on in some token of the clip, when "no" in none; the
+    labels have the tower's grid (pairs, rows, columns of merged tokens)."""
+    from vadbench.world.data import CLIP_FRAME_SIZE, token_cell
+
+    ask = {"Is anyone running?": "running", "Is anyone lying on the ground?": "lying",
+           "Is anyone riding a bicycle?": "cyclist", "Is anyone standing still?": "standing"}
+    names = list(C.CELL_TESTS)
+    clips = [it for it in world_items if it.kind == "clip"]
+    w, h = CLIP_FRAME_SIZE
+    cell = token_cell()
+    checked = {"yes": 0, "no": 0}
+    for it in clips:
+        assert it.cells is not None
+        assert it.cells.shape == (len(it.media) // 2, h // cell, w // cell, len(names))
+        if it.question in ask:
+            present = bool(it.cells[..., names.index(ask[it.question])].any())
+            assert present == (it.answer == "yes"), (it.question, it.answer)
+            checked[it.answer] += 1
+    assert checked["yes"] and checked["no"]
+
+
+def test_cell_labels_place_an_object_in_the_square_of_its_centre():
+    from vadbench.world.data import cell_labels
+
+    lying = ObjectState(1, "person", "red", "small", "lying", "lying", "still", "grass", "x",
+                        (100, 80, 120, 90), 1)
+    faint = ObjectState(2, "vehicle", "blue", "large", "", "driving", "left", "walkway", "x",
+                        (0, 0, 20, 10), 0.2)  # 20 % visible: not in the labels
+    lab = cell_labels([[lying, faint], [], [], [lying]], (96, 128), (112, 84), 28)
+    names = list(C.CELL_TESTS)
+    assert lab.shape == (2, 3, 4, len(names))
+    # centre (110, 85) of a 128 x 96 frame -> (96.25, 74.4) in 112 x 84 -> row 2, column 3
+    on = {(p, r, c, names[a]) for p, r, c, a in zip(*np.nonzero(lab), strict=True)}
+    assert on == {(0, 2, 3, "person"), (0, 2, 3, "lying"), (1, 2, 3, "person"), (1, 2, 3, "lying")}
+
+
+def test_dense_targets_follow_the_towers_token_order_and_the_flip():
+    import torch
+
+    from vadbench.world.train import _dense_targets
+
+    track = np.zeros((4, 56, 56, 3), np.uint8)
+    clip = np.zeros((4, 84, 112, 3), np.uint8)
+    cells = np.zeros((2, 3, 4, 2), np.uint8)
+    cells[1, 0, 0, 1] = 1  # pair 1, top-left square
+    grid = torch.tensor([[2, 4, 4], [2, 6, 8]])  # the processor's (t, h, w) patches of a track and a clip
+    goal, rows = _dense_targets([0, 1], [False, True], [track, clip], {id(clip): cells}, grid, merge=2)
+    assert list(rows) == list(range(8, 8 + 24))  # after the track's 2 x 2 x 2 tokens
+    assert goal.shape == (24, 2) and goal.sum() == 1
+    assert goal[12 + 3, 1] == 1  # flipped: pair 1, row 0, last column
+
+
+def test_loading_sizes_the_processors_for_the_clip_frames_the_vlm_was_trained_on(tmp_path, one_torch_thread):
+    """The shipped world-vlm was trained on clip frames of ``data.CLIP_FRAME_SIZE`` (what its consumers feed
+    it); one trained on larger frames (``--clip-frame-size``, recorded in its manifest) gets processors that
+    keep them whole (224 x 168: 8 x 6 merged tokens per pair of frames instead of a downscaled picture)."""
+    import shutil
+
+    from vadbench.world import WEIGHTS_DIR
+    from vadbench.world.data import CLIP_FRAME_SIZE
+    from vadbench.world.store import MANIFEST, clip_frame_size, load_world_vlm, read_manifest
+
+    assert clip_frame_size(WEIGHTS_DIR) == CLIP_FRAME_SIZE
+    for f in WEIGHTS_DIR.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    man = read_manifest(tmp_path)
+    man["training"]["config"]["clip_frame_size"] = [224, 168]
+    (tmp_path / MANIFEST).write_text(json.dumps(man))
+    clip = np.zeros((4, 168, 224, 3), np.uint8)
+    grids = {}
+    for name, folder in (("shipped", WEIGHTS_DIR), ("224", tmp_path)):
+        proc = load_world_vlm(folder=folder).processor.video_processor
+        out = proc(videos=[clip], return_tensors="pt", do_sample_frames=False)
+        grids[name] = out["video_grid_thw"][0].tolist()
+    assert grids["224"] == [2, 12, 16]  # patches of 14 px: 6 x 8 merged tokens per pair
+    assert grids["shipped"][1] * grids["shipped"][2] < 12 * 16  # the 112 x 112 pixel cap shrinks it

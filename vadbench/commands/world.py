@@ -33,6 +33,10 @@ def register(apps: dict[str, typer.Typer]) -> None:
         eval_seeds: Annotated[int, typer.Option(help="Unseen world seeds (14 videos each) to report.")] = 2,
         clip_from: Annotated[Path | None, typer.Option(help="Weights folder whose world-clip is kept (only "
                                                              "world-vlm is trained).")] = None,
+        distill_dense: Annotated[float | None, typer.Option(
+            help="Weight of stage 1's dense target on clip tokens (default: config, 0 = off).")] = None,
+        clip_frame_size: Annotated[str | None, typer.Option(
+            help="Clip frames of the yes / no questions, WxH (default: config, 112x84).")] = None,
     ) -> None:
         """Train world-clip and world-vlm on renders of the synthetic world (CPU) and save them."""
         import json
@@ -41,7 +45,15 @@ def register(apps: dict[str, typer.Typer]) -> None:
         from vadbench.world.train import TrainConfig, build
 
         make = TrainConfig.smoke if smoke else TrainConfig
-        steps = {k: v for k, v in (("clip_steps", clip_steps), ("vlm_steps", vlm_steps)) if v is not None}
+        steps = {k: v for k, v in (("clip_steps", clip_steps), ("vlm_steps", vlm_steps),
+                                   ("distill_dense", distill_dense)) if v is not None}
+        if clip_frame_size is not None:
+            try:
+                w, h = (int(x) for x in clip_frame_size.lower().split("x"))
+            except ValueError:
+                raise typer.BadParameter(f"--clip-frame-size: expected WxH such as 224x168, got "
+                                         f"{clip_frame_size!r}") from None
+            steps["clip_frame_size"] = (w, h)
         cfg = make(seed=seed, threads=threads, **steps)
         man = build(cfg, out or WEIGHTS_DIR, log=typer.echo, eval_seeds=1 if smoke else eval_seeds,
                     eval_per_question=8 if smoke else 240, clip_from=clip_from)
@@ -64,13 +76,14 @@ def register(apps: dict[str, typer.Typer]) -> None:
 
         from vadbench.world import WEIGHTS_DIR
         from vadbench.world.evaluate import evaluate
-        from vadbench.world.store import load_world_clip, load_world_vlm
+        from vadbench.world.store import clip_frame_size, load_world_clip, load_world_vlm
 
         torch.set_num_threads(threads)
         where = folder or WEIGHTS_DIR
         model, _, tok = load_world_clip(folder=where)
         report = evaluate((model, tok), load_world_vlm(folder=where), n_seeds=seeds,
-                          log=(lambda _m: None) if as_json else typer.echo)
+                          log=(lambda _m: None) if as_json else typer.echo,
+                          clip_frame_size=clip_frame_size(where))
         if as_json:
             typer.echo(json.dumps(report, sort_keys=True))
             return

@@ -96,7 +96,8 @@ def answer(s: ObjectState, question: str) -> str:
 
 # -- yes / no questions about a short clip of whole frames -------------------------------------------------
 
-def _big(s: ObjectState) -> bool:
+def clearly_visible(s: ObjectState) -> bool:
+    """At least 40 % visible and at least 5 px on its longer side (what a clip question may ask about)."""
     return s.visible >= 0.4 and max(s.box[2] - s.box[0], s.box[3] - s.box[1]) >= 5
 
 
@@ -109,11 +110,24 @@ CLIP_QUESTIONS: dict[str, Callable[[ObjectState], bool]] = {
 }
 
 
+#: What stage 1 teaches the VLM's vision tower to see in each merged token of a clip (``distill_dense``):
+#: the kinds, and what the clip questions ask about, of a clearly visible object whose box centre is there.
+CELL_TESTS: dict[str, Callable[[ObjectState], bool]] = {
+    "person": lambda s: s.kind == "person",
+    "cyclist": lambda s: s.kind == "cyclist",
+    "vehicle": lambda s: s.kind == "vehicle",
+    "lying": lambda s: s.pose == "lying",
+    "running": CLIP_QUESTIONS["Is anyone running?"],
+    "standing": CLIP_QUESTIONS["Is anyone standing still?"],
+    "on the walkway": lambda s: s.place == "walkway",
+}
+
+
 def clip_answer(frames_states: Sequence[Sequence[ObjectState]], question: str) -> str | None:
     """``yes`` when what the question asks holds for a clearly visible object in at least half the frames,
     ``no`` when it holds in none (even for a barely visible one), None (ambiguous: not used) otherwise."""
     test = CLIP_QUESTIONS[question]
-    strong = [any(test(s) and _big(s) for s in st) for st in frames_states]
+    strong = [any(test(s) and clearly_visible(s) for s in st) for st in frames_states]
     weak = [any(test(s) for s in st) for st in frames_states]
     if 2 * sum(strong) >= len(strong):
         return "yes"

@@ -41,6 +41,9 @@ class VLMItem:
     answer: str
     kind: str = field(default="image")  # image | track | clip
     label: str = ""  # what training balances over (default: the answer)
+    #: clips only: (pairs, rows, cols, len(CELL_TESTS)) 0 / 1, what each merged token of the clip holds
+    #: (:func:`cell_labels`), for stage 1's dense target
+    cells: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def key(self) -> str:
@@ -65,6 +68,40 @@ def crop(frame: np.ndarray, box: Sequence[int], size: int) -> np.ndarray:
     h, w = frame.shape[:2]
     a, b, c, d = square_box(box, w, h, CROP_SCALE, CROP_MIN_SIDE)
     return resize(np.ascontiguousarray(frame[b:d, a:c]), size, size)
+
+
+def token_cell() -> int:
+    """Side (px) of the square of a clip frame that one merged token of world-vlm's vision tower covers."""
+    from vadbench.world.models import VLM_VISION
+
+    return int(VLM_VISION["patch_size"] * VLM_VISION["spatial_merge_size"])
+
+
+def cell_labels(frames_states: Sequence[Sequence[ObjectState]], frame_hw: tuple[int, int],
+                size: tuple[int, int], cell: int) -> np.ndarray:
+    """What each ``cell`` x ``cell`` square of a clip resized from ``frame_hw`` (H, W) to ``size`` (W, H)
+    holds, per temporal pair of frames: attribute ``a`` of :data:`captions.CELL_TESTS` is 1 in a square when
+    a clearly visible object with it has its box centre there in either frame of the pair.
+    Shape (len(frames_states) // 2, H' // cell, W' // cell, len(CELL_TESTS)), uint8.
+
+    >>> s = ObjectState(0, "person", "red", "small", "lying", "lying", "still", "grass", "park",
+    ...                 (60, 40, 80, 50), 1.0)
+    >>> lab = cell_labels([[s], []], (96, 128), (112, 84), 28)
+    >>> lab.shape, int(lab[0, 1, 2, 3])  # pair 0, row 1, column 2, "lying"
+    ((1, 3, 4, 7), 1)
+    """
+    (h, w), (sw, sh) = frame_hw, size
+    rows, cols = sh // cell, sw // cell
+    tests = list(C.CELL_TESTS.values())
+    out = np.zeros((len(frames_states) // 2, rows, cols, len(tests)), np.uint8)
+    for i, states in enumerate(frames_states[: 2 * len(out)]):
+        for s in states:
+            if not C.clearly_visible(s):
+                continue
+            cx, cy = (s.box[0] + s.box[2]) / 2 * sw / w, (s.box[1] + s.box[3]) / 2 * sh / h
+            r, c = min(rows - 1, int(cy // cell)), min(cols - 1, int(cx // cell))
+            out[i // 2, r, c] |= np.array([t(s) for t in tests], np.uint8)
+    return out
 
 
 def videos(seeds: Iterable[int], n_frames: int) -> Iterator[WorldVideo]:
@@ -111,8 +148,10 @@ def _track_windows(v: WorldVideo, span: int, step: int) -> Iterator[tuple[int, O
 def vlm_items(seeds: Iterable[int], *, n_frames: int = 48, every: int = 6, crop_size: int = 56,
               frame_size: tuple[int, int] = CLIP_FRAME_SIZE, span: int = 4, step: int = 2,
               rng: np.random.Generator | None = None) -> list[VLMItem]:
-    """Crops (pose, look, caption), tracks (action, direction) and clips (yes / no questions)."""
+    """Crops (pose, look, caption), tracks (action, direction) and clips (yes / no questions; with the
+    :func:`cell_labels` of each clip)."""
     rng = rng or np.random.default_rng(0)
+    cell = token_cell()
     out: list[VLMItem] = []
     for v in videos(seeds, n_frames):
         for t in range(n_frames):
@@ -137,8 +176,9 @@ def vlm_items(seeds: Iterable[int], *, n_frames: int = 48, every: int = 6, crop_
         for t in range(0, n_frames - span * step + 1, span * step):
             idx = [t + k * step for k in range(span)]
             clip = np.stack([resize(v.frames[i], *frame_size) for i in idx])
+            cells = cell_labels([v.states[i] for i in idx], v.frames.shape[1:3], frame_size, cell)
             for q in C.CLIP_QUESTIONS:
                 a = C.clip_answer([v.states[i] for i in idx], q)
                 if a is not None:
-                    out.append(VLMItem(clip, q, a, "clip"))
+                    out.append(VLMItem(clip, q, a, "clip", cells=cells))
     return out

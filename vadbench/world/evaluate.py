@@ -125,8 +125,10 @@ def eval_vlm(vlm: Any, items: Sequence[D.VLMItem], batch_size: int = 32, per_que
 
 
 def evaluate(clip: tuple[Any, Any] | None, vlm: Any | None, *, n_seeds: int = 2, n_frames: int = 48,
-             log: Any = print, per_question: int = 240) -> dict[str, Any]:
-    """The report of ``vadbench world eval``: ``{"clip": {...}, "vlm": {...}, "balanced": ..., "n": ...}``."""
+             log: Any = print, per_question: int = 240,
+             clip_frame_size: tuple[int, int] = D.CLIP_FRAME_SIZE) -> dict[str, Any]:
+    """The report of ``vadbench world eval``: ``{"clip": {...}, "vlm": {...}, "balanced": ..., "n": ...}``;
+    the clip questions are asked of frames of ``clip_frame_size`` (the size the VLM was trained on)."""
     from vadbench.world.models import IMAGE_SIZE
 
     seeds = eval_seeds(n_seeds)
@@ -138,7 +140,8 @@ def evaluate(clip: tuple[Any, Any] | None, vlm: Any | None, *, n_seeds: int = 2,
         out["balanced"]["clip"], out["n"]["clip"] = r["balanced"], r["n"]
         log(f"world-clip: {out['clip']}")
     if vlm is not None:
-        r = eval_vlm(vlm, D.vlm_items(seeds, n_frames=n_frames), per_question=per_question)
+        r = eval_vlm(vlm, D.vlm_items(seeds, n_frames=n_frames, frame_size=tuple(clip_frame_size)),
+                     per_question=per_question)
         out["vlm"], out["balanced"]["vlm"], out["n"]["vlm"] = r["accuracy"], r["balanced"], r["n"]
         log(f"world-vlm: {out['vlm']}")
     return out

@@ -74,8 +74,23 @@ def build_clip(seed: int = 0) -> Any:
         return open_clip.create_model(register_clip(), pretrained=None, device="cpu", precision="fp32")
 
 
-#: Pixel budgets of the VLM's processors: crops 56 x 56 (4 tokens), clip frames 112 x 84 (12 per 2 frames).
+#: Pixel budgets of the VLM's processors: crops 56 x 56 (4 tokens), clip frames 112 x 84 (12 per 2 frames);
+#: a model trained on larger clip frames (``TrainConfig.clip_frame_size``) raises the cap to their area.
 VLM_PIXELS = {"min_pixels": 56 * 56, "max_pixels": 112 * 112}
+
+
+def vlm_pixels(clip_frame_size: tuple[int, int] | None = None) -> dict[str, int]:
+    """The processors' pixel budget for a world-vlm trained on clip frames of ``clip_frame_size`` (W, H).
+
+    >>> vlm_pixels() == VLM_PIXELS, vlm_pixels((224, 168))["max_pixels"]
+    (True, 37632)
+    """
+    if clip_frame_size is None:
+        return dict(VLM_PIXELS)
+    area = clip_frame_size[0] * clip_frame_size[1]
+    return {**VLM_PIXELS, "max_pixels": max(VLM_PIXELS["max_pixels"], area)}
+
+
 VLM_TEXT = {"hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 3, "num_attention_heads": 4,
             "num_key_value_heads": 2}
 VLM_VISION = {"depth": 3, "hidden_size": 64, "intermediate_size": 256, "num_heads": 2, "patch_size": 14,
@@ -83,8 +98,9 @@ VLM_VISION = {"depth": 3, "hidden_size": 64, "intermediate_size": 256, "num_head
               "fullatt_block_indexes": [0, 1, 2]}
 
 
-def build_vlm(seed: int = 0) -> tuple[Any, Any]:
-    """A randomly initialised world-vlm: ``(Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor)``."""
+def build_vlm(seed: int = 0, clip_frame_size: tuple[int, int] | None = None) -> tuple[Any, Any]:
+    """A randomly initialised world-vlm: ``(Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor)``, its
+    processors sized for clip frames of ``clip_frame_size`` (default: :data:`VLM_PIXELS`)."""
     import torch
     from transformers import (
         Qwen2_5_VLConfig,
@@ -117,9 +133,10 @@ def build_vlm(seed: int = 0) -> tuple[Any, Any]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Qwen2_5_VLForConditionalGeneration(cfg)
+    pixels = vlm_pixels(clip_frame_size)
     processor = Qwen2_5_VLProcessor(
-        image_processor=Qwen2VLImageProcessor(**VLM_PIXELS), tokenizer=tokenizer,
-        video_processor=Qwen2VLVideoProcessor(**VLM_PIXELS), chat_template=_TINY_CHAT_TEMPLATE,
+        image_processor=Qwen2VLImageProcessor(**pixels), tokenizer=tokenizer,
+        video_processor=Qwen2VLVideoProcessor(**pixels), chat_template=_TINY_CHAT_TEMPLATE,
     )
     return model, processor
 

@@ -131,12 +131,22 @@ def load_world_clip(pretrained: str | os.PathLike[str] | None = WORLD_TAG, devic
     return model.to(device).eval(), preprocess, clip_tokenizer()
 
 
+def clip_frame_size(folder: Path = WEIGHTS_DIR) -> tuple[int, int]:
+    """The clip frame size (W, H) the world-vlm of ``folder`` was trained on: its manifest's training config,
+    else (manifests written before the option) ``data.CLIP_FRAME_SIZE``."""
+    from vadbench.world.data import CLIP_FRAME_SIZE
+
+    size = read_manifest(folder).get("training", {}).get("config", {}).get("clip_frame_size", CLIP_FRAME_SIZE)
+    return (int(size[0]), int(size[1]))
+
+
 def load_world_vlm(device: str = "cpu", folder: Path = WEIGHTS_DIR, **kwargs: Any) -> Any:
-    """world-vlm as a :class:`vadbench.backbones.vlm.VLM` (family ``chat``) with the shipped weights."""
+    """world-vlm as a :class:`vadbench.backbones.vlm.VLM` (family ``chat``) with the shipped weights, its
+    processors sized for the clip frames it was trained on (:func:`clip_frame_size`)."""
     from vadbench.backbones.vlm import VLM
     from vadbench.world.models import build_vlm
 
-    model, processor = build_vlm(0)
+    model, processor = build_vlm(0, clip_frame_size(Path(folder)))
     state = _weights(WORLD_VLM, folder)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if [k for k in missing if k != "lm_head.weight"] or unexpected:

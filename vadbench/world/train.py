@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from vadbench.world import captions as C
 from vadbench.world import data as D
 from vadbench.world.seeds import train_seeds
 
@@ -54,6 +55,15 @@ class TrainConfig:
     #: stay equal and it cannot see what changes between the two frames of a pair.
     distill_motion: float = 1.0
     distill_videos: int = 16  # tracks / clips per distillation step (with ``distill_motion`` > 0)
+    #: Stage 1, content: weight of a third target, dense over the merged tokens of clips: which kinds, poses,
+    #: actions and places each token's square holds (``data.cell_labels``; binary cross-entropy), with
+    #: ``distill_videos // 2`` clips a step on top; 0 = off (the shipped models). Without it nothing in
+    #: stage 1 shows the tower people at the scale of a whole frame (crops are 1.6 x one object).
+    distill_dense: float = 0.0
+    #: The clip frames of the yes / no questions, (width, height): ``data.CLIP_FRAME_SIZE`` is what the
+    #: shipped world-vlm was trained on and what its consumers feed it; another size is recorded in the
+    #: manifest, and loading sizes the processors for it.
+    clip_frame_size: tuple[int, int] = D.CLIP_FRAME_SIZE
     #: Stage 2: the vision tower's learning rate as a fraction of ``vlm_lr`` (0 = frozen, LLaVA-style).
     vision_lr_scale: float = 0.0
     n_frames: int = 48
@@ -262,6 +272,30 @@ def motion_targets(video: np.ndarray, cell: int) -> np.ndarray:
     return np.log1p(np.stack(rows).reshape(-1, rows[0].shape[-1]))
 
 
+def _dense_targets(picked: Sequence[int], flips: Sequence[bool], clips: Sequence[np.ndarray],
+                   cells_of: dict[int, np.ndarray], grid_thw: Any, merge: int) -> tuple[Any, Any]:
+    """The dense target's rows of the tower's output (clips with cell labels, in token order) and their
+    labels (flipped with their clip)."""
+    import torch
+
+    rows: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    start = 0
+    for i, flip, thw in zip(picked, flips, grid_thw.tolist(), strict=True):
+        n = thw[0] * thw[1] * thw[2] // merge**2
+        cells = cells_of.get(id(clips[i]))
+        if cells is not None:
+            lab = cells[:, :, ::-1] if flip else cells
+            if lab.size // lab.shape[-1] != n:
+                raise ValueError(f"clip cell labels {cells.shape} do not match its {n} tokens (grid {thw})")
+            rows.append(np.arange(start, start + n))
+            labels.append(lab.reshape(n, -1))
+        start += n
+    if not rows:
+        return torch.zeros((0, 0)), np.zeros(0, np.int64)
+    return torch.from_numpy(np.concatenate(labels).astype(np.float32)), np.concatenate(rows)
+
+
 def distill_vision(model: Any, processor: Any, clip_model: Any, items: Sequence[D.VLMItem],
                    cfg: TrainConfig, rng: np.random.Generator, log: Log = print) -> float:
     """Stage 1: train the VLM's vision tower (and a throw-away linear head on its mean-pooled output tokens)
@@ -278,6 +312,8 @@ def distill_vision(model: Any, processor: Any, clip_model: Any, items: Sequence[
 
     crops = np.stack(list({id(it.media): it.media for it in items if it.kind == "image"}.values()))
     clips = list({id(it.media): it.media for it in items if it.kind != "image"}.values())
+    cells_of = {id(it.media): it.cells for it in items if it.cells is not None}
+    dense_idx = [i for i, c in enumerate(clips) if id(c) in cells_of] if cfg.distill_dense > 0 else []
     with torch.no_grad():
         target = _embed_images(clip_model, crops)
     vis = model.model.visual
@@ -288,6 +324,15 @@ def distill_vision(model: Any, processor: Any, clip_model: Any, items: Sequence[
     use_motion = cfg.distill_motion > 0 and bool(clips)
     motion_head = torch.nn.Linear(width, N_BINS) if use_motion else None
     extra = list(motion_head.parameters()) if motion_head is not None else []
+    dense_head, pos_weight = None, None
+    if dense_idx:
+        all_cells = np.concatenate([cells_of[id(clips[i])].reshape(-1, len(C.CELL_TESTS)) for i in dense_idx])
+        share = all_cells.mean(0).clip(1e-4, None)
+        pos_weight = torch.as_tensor(np.sqrt((1 - share) / share).clip(1, 30), dtype=torch.float32)
+        dense_head = torch.nn.Linear(width, len(C.CELL_TESTS))
+        extra += list(dense_head.parameters())
+        log(f"world-vlm stage 1 dense target: {len(dense_idx)} clips, share of tokens per attribute "
+            + ", ".join(f"{k} {v:.3f}" for k, v in zip(C.CELL_TESTS, share, strict=True)))
     opt = torch.optim.AdamW([*vis.parameters(), *head.parameters(), *extra], lr=cfg.distill_lr,
                             weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, cfg.distill_steps, 30))
@@ -301,15 +346,26 @@ def distill_vision(model: Any, processor: Any, clip_model: Any, items: Sequence[
         tokens = vis(v["pixel_values"], grid_thw=v["image_grid_thw"]).pooler_output
         z = F.normalize(head(tokens.view(len(idx), -1, tokens.shape[-1]).mean(1)), dim=-1)
         loss_a = (1 - (z * target[torch.as_tensor(idx)]).sum(-1)).mean()
-        loss_m = torch.zeros(())
+        loss_m, loss_d = torch.zeros(()), torch.zeros(())
         if motion_head is not None:
-            vids = [clips[i] for i in rng.integers(0, len(clips), cfg.distill_videos)]
-            vids = [np.ascontiguousarray(c[:, :, ::-1]) if rng.random() < 0.5 else c for c in vids]
+            picked = [int(i) for i in rng.integers(0, len(clips), cfg.distill_videos)]
+            if dense_head is not None:
+                extra_n = cfg.distill_videos // 2
+                picked += [dense_idx[int(i)] for i in rng.integers(0, len(dense_idx), extra_n)]
+            flips = [bool(rng.random() < 0.5) for _ in picked]
+            vids = [np.ascontiguousarray(clips[i][:, :, ::-1]) if f else clips[i]
+                    for i, f in zip(picked, flips, strict=True)]
             vv = processor.video_processor(videos=vids, return_tensors="pt", do_sample_frames=False)
             out = vis(vv["pixel_values_videos"], grid_thw=vv["video_grid_thw"]).pooler_output
             goal = torch.from_numpy(np.concatenate([motion_targets(c, cell) for c in vids]))
             loss_m = F.mse_loss(motion_head(out), goal)
-        loss = loss_a + cfg.distill_motion * loss_m
+            if dense_head is not None:
+                dense_goal, rows = _dense_targets(picked, flips, clips, cells_of, vv["video_grid_thw"],
+                                              processor.image_processor.merge_size)
+                if len(rows):
+                    loss_d = F.binary_cross_entropy_with_logits(dense_head(out[rows]), dense_goal,
+                                                                pos_weight=pos_weight)
+        loss = loss_a + cfg.distill_motion * loss_m + cfg.distill_dense * loss_d
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -317,6 +373,7 @@ def distill_vision(model: Any, processor: Any, clip_model: Any, items: Sequence[
         if step % 100 == 0 or step == cfg.distill_steps - 1:
             log(f"world-vlm vision distillation step {step + 1}/{cfg.distill_steps} loss {loss_a.item():.3f}"
                 + (f" motion {loss_m.item():.3f}" if motion_head is not None else "")
+                + (f" dense {loss_d.item():.3f}" if dense_head is not None else "")
                 + f" ({time.time() - t0:.0f} s, {len(crops)} crops, {len(clips)} clips)")
     return float(loss.detach())
 
@@ -334,8 +391,8 @@ def train_vlm(cfg: TrainConfig, clip_model: Any | None, log: Log = print,
     t0 = time.time()
     if items is None:
         seeds = train_seeds(cfg.seed, cfg.clip_seeds + cfg.vlm_seeds)[cfg.clip_seeds:]
-        items = D.vlm_items(seeds, n_frames=cfg.n_frames, rng=rng)
-    model, processor = build_vlm(cfg.seed)
+        items = D.vlm_items(seeds, n_frames=cfg.n_frames, rng=rng, frame_size=tuple(cfg.clip_frame_size))
+    model, processor = build_vlm(cfg.seed, tuple(cfg.clip_frame_size))
     copied = init_vision_from_clip(model, clip_model) if clip_model is not None else []
     vlm = VLM(model, processor, family="chat")
     encoded = None if cfg.vlm_augment else encode_items(vlm, items)
@@ -412,7 +469,8 @@ def build(cfg: TrainConfig, folder: Any, log: Log = print, eval_seeds: int = 2,
     t_train = time.time() - t0
     log(f"trained in {t_train:.0f} s (world-clip {t_clip:.0f} s); evaluating on {eval_seeds} unseen seeds")
     report = evaluate((clip_model, clip_tokenizer()), VLM(vlm_model, processor, family="chat"),
-                      n_seeds=eval_seeds, n_frames=cfg.n_frames, log=log, per_question=eval_per_question)
+                      n_seeds=eval_seeds, n_frames=cfg.n_frames, log=log, per_question=eval_per_question,
+                      clip_frame_size=tuple(cfg.clip_frame_size))
     seeds = train_seeds(cfg.seed, cfg.clip_seeds + cfg.vlm_seeds)
     info = {
         "training": {"seed": cfg.seed, "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
