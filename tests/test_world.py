@@ -348,6 +348,20 @@ def test_cell_labels_place_an_object_in_the_square_of_its_centre():
     assert on == {(0, 2, 3, "person"), (0, 2, 3, "lying"), (1, 2, 3, "person"), (1, 2, 3, "lying")}
 
 
+def test_the_dense_target_trains_the_tower_without_the_motion_target(world_items, one_torch_thread):
+    """``distill_dense`` shapes the tower on its own: with the motion target off, the tower after stage 1
+    differs from the one trained on crops alone (the clips' forward pass must not hang on the motion head)."""
+    import torch
+
+    from vadbench.world.train import TrainConfig
+
+    towers = []
+    for dense in (0.0, 1.0):
+        cfg = TrainConfig.smoke(distill_steps=2, distill_videos=2, distill_motion=0.0, distill_dense=dense)
+        towers.append(_distilled(world_items, cfg, videos_per_kind=4)[0].model.visual.state_dict())
+    assert not all(torch.equal(towers[0][k], towers[1][k]) for k in towers[0])
+
+
 def test_dense_targets_follow_the_towers_token_order_and_the_flip():
     import torch
 

@@ -347,7 +347,7 @@ def distill_vision(model: Any, processor: Any, clip_model: Any, items: Sequence[
         z = F.normalize(head(tokens.view(len(idx), -1, tokens.shape[-1]).mean(1)), dim=-1)
         loss_a = (1 - (z * target[torch.as_tensor(idx)]).sum(-1)).mean()
         loss_m, loss_d = torch.zeros(()), torch.zeros(())
-        if motion_head is not None:
+        if motion_head is not None or dense_head is not None:
             picked = [int(i) for i in rng.integers(0, len(clips), cfg.distill_videos)]
             if dense_head is not None:
                 extra_n = cfg.distill_videos // 2
@@ -357,8 +357,9 @@ def distill_vision(model: Any, processor: Any, clip_model: Any, items: Sequence[
                     for i, f in zip(picked, flips, strict=True)]
             vv = processor.video_processor(videos=vids, return_tensors="pt", do_sample_frames=False)
             out = vis(vv["pixel_values_videos"], grid_thw=vv["video_grid_thw"]).pooler_output
-            goal = torch.from_numpy(np.concatenate([motion_targets(c, cell) for c in vids]))
-            loss_m = F.mse_loss(motion_head(out), goal)
+            if motion_head is not None:
+                goal = torch.from_numpy(np.concatenate([motion_targets(c, cell) for c in vids]))
+                loss_m = F.mse_loss(motion_head(out), goal)
             if dense_head is not None:
                 dense_goal, rows = _dense_targets(picked, flips, clips, cells_of, vv["video_grid_thw"],
                                               processor.image_processor.merge_size)
