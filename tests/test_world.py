@@ -402,3 +402,42 @@ def test_loading_sizes_the_processors_for_the_clip_frames_the_vlm_was_trained_on
         grids[name] = out["video_grid_thw"][0].tolist()
     assert grids["224"] == [2, 12, 16]  # patches of 14 px: 6 x 8 merged tokens per pair
     assert grids["shipped"][1] * grids["shipped"][2] < 12 * 16  # the 112 x 112 pixel cap shrinks it
+
+
+def test_stage_two_draws_answers_by_the_balance_power():
+    """``vlm_balance`` (``--vlm-balance``): 0 draws the answers of a question in their natural mix (the
+    shipped world-vlm), 0.5 by the square root of their counts, 1 every answer alike (with the exact weights
+    the models before it were drawn with); every question keeps the same share whatever the power."""
+    from vadbench.world.captions import balanced
+    from vadbench.world.train import TrainConfig
+
+    keys = ["q1|walking"] * 900 + ["q1|running"] * 100 + ["q2|yes"] * 50 + ["q2|no"] * 50
+    share = {}
+    for power in (1.0, 0.5, 0.0):
+        got = balanced(keys, keys, np.random.default_rng(0), 20000, power)
+        share[power] = {k: sum(g == k for g in got) / len(got) for k in ("q1|running", "q2|yes", "q2|no")}
+        assert abs(share[power]["q2|yes"] + share[power]["q2|no"] - 0.5) < 0.02
+    assert abs(share[1.0]["q1|running"] - 0.25) < 0.02  # half of q1's half
+    assert abs(share[0.5]["q1|running"] - 0.5 * 10 / 40) < 0.02  # sqrt(100) / (sqrt(900) + sqrt(100))
+    assert abs(share[0.0]["q1|running"] - 0.05) < 0.01  # 100 / 1000 of q1's half
+    assert TrainConfig().vlm_balance == 0.0  # the shipped world-vlm's draw
+
+
+def test_world_train_passes_the_balance_power(monkeypatch, tmp_path):
+    """The CLI option reaches the training configuration (a run records it in its manifest's config)."""
+    from typer.testing import CliRunner
+
+    import vadbench.world.train as T
+    from vadbench.cli import app
+
+    seen = {}
+
+    def fake_build(cfg, folder, **kwargs):
+        seen["cfg"] = cfg
+        return {"accuracy": {"clip": {}, "vlm": {}}, "training": {"train_seconds": 0.0}, "models": {}}
+
+    monkeypatch.setattr(T, "build", fake_build)
+    args = ["world", "train", "--smoke", "--out", str(tmp_path), "--vlm-balance", "0.5"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert seen["cfg"].vlm_balance == 0.5

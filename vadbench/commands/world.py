@@ -37,6 +37,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
             help="Weight of stage 1's dense target on clip tokens (default: config, 0 = off).")] = None,
         clip_frame_size: Annotated[str | None, typer.Option(
             help="Clip frames of the yes / no questions, WxH (default: config, 112x84).")] = None,
+        vlm_balance: Annotated[float | None, typer.Option(
+            help="Stage 2: 0 = the answers of a question in their natural mix (default), 0.5 = square-root "
+                 "sampling, 1 = every answer alike (the recipe before 2026-12-04).")] = None,
     ) -> None:
         """Train world-clip and world-vlm on renders of the synthetic world (CPU) and save them."""
         import json
@@ -46,7 +49,8 @@ def register(apps: dict[str, typer.Typer]) -> None:
 
         make = TrainConfig.smoke if smoke else TrainConfig
         steps = {k: v for k, v in (("clip_steps", clip_steps), ("vlm_steps", vlm_steps),
-                                   ("distill_dense", distill_dense)) if v is not None}
+                                   ("distill_dense", distill_dense), ("vlm_balance", vlm_balance))
+                 if v is not None}
         if clip_frame_size is not None:
             try:
                 w, h = (int(x) for x in clip_frame_size.lower().split("x"))

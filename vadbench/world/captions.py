@@ -136,15 +136,30 @@ def clip_answer(frames_states: Sequence[Sequence[ObjectState]], question: str) -
     return None
 
 
-def balanced(items: Sequence[object], keys: Sequence[str], rng: np.random.Generator, n: int) -> list:
+def balanced(items: Sequence[object], keys: Sequence[str], rng: np.random.Generator, n: int,
+             power: float = 1.0) -> list:
     """``n`` items drawn so that every group (the part of a key before ``|``, if any) has the same chance,
-    and within a group every key: a key is a label (``person/upright``) or ``group|label``."""
+    and within a group every key: a key is a label (``person/upright``) or ``group|label``. ``power`` < 1
+    tempers the balance inside a group: a key's chance goes with its count to the ``1 - power`` (1: every
+    key alike; 0.5: square-root sampling; 0: the natural mix of the group).
+
+    >>> keys = ["q|a"] * 9 + ["q|b"]
+    >>> sum(k == "q|b" for k in balanced(keys, keys, np.random.default_rng(0), 1000)) > 400
+    True
+    >>> sum(k == "q|b" for k in balanced(keys, keys, np.random.default_rng(0), 1000, power=0.0)) < 200
+    True
+    """
     groups = np.asarray([k.split("|", 1)[0] if "|" in k else "" for k in keys])
     keys_a = np.asarray(keys)
     _, g_inv, g_counts = np.unique(groups, return_inverse=True, return_counts=True)
     _, k_inv, k_counts = np.unique(keys_a, return_inverse=True, return_counts=True)
-    labels_per_group = {g: len(set(keys_a[groups == g])) for g in set(groups)}
     n_groups = len(g_counts)
-    w = 1.0 / (n_groups * np.array([labels_per_group[g] for g in groups]) * k_counts[k_inv])
+    if power == 1.0:  # kept as it was: the world-vlm models before 2026-12-04 were drawn with these weights
+        labels_per_group = {g: len(set(keys_a[groups == g])) for g in set(groups)}
+        w = 1.0 / (n_groups * np.array([labels_per_group[g] for g in groups]) * k_counts[k_inv])
+    else:
+        mass = {g: float(np.sum(np.unique(keys_a[groups == g], return_counts=True)[1] ** (1.0 - power)))
+                for g in set(groups)}
+        w = k_counts[k_inv].astype(float) ** -power / (n_groups * np.array([mass[g] for g in groups]))
     idx = rng.choice(len(items), size=n, replace=n > len(items), p=w / w.sum())
     return [items[i] for i in idx]

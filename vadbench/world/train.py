@@ -66,6 +66,12 @@ class TrainConfig:
     clip_frame_size: tuple[int, int] = D.CLIP_FRAME_SIZE
     #: Stage 2: the vision tower's learning rate as a fraction of ``vlm_lr`` (0 = frozen, LLaVA-style).
     vision_lr_scale: float = 0.0
+    #: Stage 2: how evenly the answers of one question are drawn (:func:`captions.balanced`'s ``power``;
+    #: every question keeps its share): 0 = the natural mix of its answers (the shipped world-vlm, as a real
+    #: VLM sees the world), 0.5 = square-root sampling, 1 = every answer alike (world-vlm until 2026-12-04:
+    #: the answers' prior becomes uniform, so rare answers such as "running" are over-predicted on common
+    #: content — walkers).
+    vlm_balance: float = 0.0
     n_frames: int = 48
     threads: int = 1  # on a shared 2-core machine one thread ran 5-10x faster than two (oversubscribed)
 
@@ -178,10 +184,10 @@ def train_clip(cfg: TrainConfig, log: Log = print, items: list[D.ClipItem] | Non
     return model.eval()
 
 
-def D_balanced(items: list, keys: list[str], rng: np.random.Generator, n: int) -> list:
+def D_balanced(items: list, keys: list[str], rng: np.random.Generator, n: int, power: float = 1.0) -> list:
     from vadbench.world.captions import balanced
 
-    return balanced(items, keys, rng, n)
+    return balanced(items, keys, rng, n, power)
 
 
 # -- world-vlm ---------------------------------------------------------------------------------------------
@@ -422,7 +428,7 @@ def train_vlm(cfg: TrainConfig, clip_model: Any | None, log: Log = print,
         kind = "image" if step % 2 == 0 and groups["image"] else "video"
         if not groups[kind]:
             kind = "image"
-        idx = D_balanced(groups[kind], keys[kind], rng, cfg.vlm_batch)
+        idx = D_balanced(groups[kind], keys[kind], rng, cfg.vlm_batch, cfg.vlm_balance)
         batch = (encode_items(vlm, [augment_item(items[i], rng) for i in idx]) if encoded is None
                  else [encoded[i] for i in idx])
         out = model(**collate(batch, pad, vocab))
