@@ -421,6 +421,8 @@ def test_stage_two_draws_answers_by_the_balance_power():
     assert abs(share[0.5]["q1|running"] - 0.5 * 10 / 40) < 0.02  # sqrt(100) / (sqrt(900) + sqrt(100))
     assert abs(share[0.0]["q1|running"] - 0.05) < 0.01  # 100 / 1000 of q1's half
     assert TrainConfig().vlm_balance == 0.0  # the shipped world-vlm's draw
+    with pytest.raises(ValueError, match=r"power must lie in \[0, 1\].*got 1.5"):
+        balanced(keys, keys, np.random.default_rng(0), 10, 1.5)
 
 
 def test_world_train_passes_the_balance_power(monkeypatch, tmp_path):
@@ -441,3 +443,6 @@ def test_world_train_passes_the_balance_power(monkeypatch, tmp_path):
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert seen["cfg"].vlm_balance == 0.5
+    bad = CliRunner().invoke(app, ["world", "train", "--smoke", "--out", str(tmp_path), "--vlm-balance", "2"])
+    assert bad.exit_code == 2 and "--vlm-balance" in bad.output and "less than or equal to 1" in bad.output, \
+        bad.output

@@ -38,6 +38,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
         clip_frame_size: Annotated[str | None, typer.Option(
             help="Clip frames of the yes / no questions, WxH (default: config, 112x84).")] = None,
         vlm_balance: Annotated[float | None, typer.Option(
+            min=0.0, max=1.0,
             help="Stage 2: 0 = the answers of a question in their natural mix (default), 0.5 = square-root "
                  "sampling, 1 = every answer alike (the recipe before 2026-12-04).")] = None,
     ) -> None:

@@ -149,6 +149,9 @@ def balanced(items: Sequence[object], keys: Sequence[str], rng: np.random.Genera
     >>> sum(k == "q|b" for k in balanced(keys, keys, np.random.default_rng(0), 1000, power=0.0)) < 200
     True
     """
+    if not 0.0 <= power <= 1.0:
+        raise ValueError(f"balanced: power must lie in [0, 1] (0 = natural mix, 1 = every key alike), "
+                         f"got {power}")
     groups = np.asarray([k.split("|", 1)[0] if "|" in k else "" for k in keys])
     keys_a = np.asarray(keys)
     _, g_inv, g_counts = np.unique(groups, return_inverse=True, return_counts=True)
