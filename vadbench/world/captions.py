@@ -141,7 +141,8 @@ def balanced(items: Sequence[object], keys: Sequence[str], rng: np.random.Genera
     """``n`` items drawn so that every group (the part of a key before ``|``, if any) has the same chance,
     and within a group every key: a key is a label (``person/upright``) or ``group|label``. ``power`` < 1
     tempers the balance inside a group: a key's chance goes with its count to the ``1 - power`` (1: every
-    key alike; 0.5: square-root sampling; 0: the natural mix of the group).
+    key alike; 0.5: square-root sampling; 0: the natural mix of the group). A training loop that draws
+    many times from the same keys computes :func:`balanced_weights` once and calls :func:`draw`.
 
     >>> keys = ["q|a"] * 9 + ["q|b"]
     >>> sum(k == "q|b" for k in balanced(keys, keys, np.random.default_rng(0), 1000)) > 400
@@ -149,6 +150,11 @@ def balanced(items: Sequence[object], keys: Sequence[str], rng: np.random.Genera
     >>> sum(k == "q|b" for k in balanced(keys, keys, np.random.default_rng(0), 1000, power=0.0)) < 200
     True
     """
+    return draw(items, balanced_weights(keys, power), rng, n)
+
+
+def balanced_weights(keys: Sequence[str], power: float = 1.0) -> np.ndarray:
+    """The chance of each item in :func:`balanced`'s draw (summing to 1), one per key."""
     if not 0.0 <= power <= 1.0:
         raise ValueError(f"balanced: power must lie in [0, 1] (0 = natural mix, 1 = every key alike), "
                          f"got {power}")
@@ -164,5 +170,10 @@ def balanced(items: Sequence[object], keys: Sequence[str], rng: np.random.Genera
         mass = {g: float(np.sum(np.unique(keys_a[groups == g], return_counts=True)[1] ** (1.0 - power)))
                 for g in set(groups)}
         w = k_counts[k_inv].astype(float) ** -power / (n_groups * np.array([mass[g] for g in groups]))
-    idx = rng.choice(len(items), size=n, replace=n > len(items), p=w / w.sum())
+    return w / w.sum()
+
+
+def draw(items: Sequence[object], p: np.ndarray, rng: np.random.Generator, n: int) -> list:
+    """``n`` of ``items`` drawn with chances ``p`` (with replacement only when ``n`` exceeds them)."""
+    idx = rng.choice(len(items), size=n, replace=n > len(items), p=p)
     return [items[i] for i in idx]

@@ -159,11 +159,11 @@ def train_clip(cfg: TrainConfig, log: Log = print, items: list[D.ClipItem] | Non
     icfg = image_config(model)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.clip_lr, weight_decay=0.05)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, cfg.clip_steps, 30))
-    keys = [f"{it.kind}/{it.pose}" for it in crops]
+    chances = C.balanced_weights([f"{it.kind}/{it.pose}" for it in crops])  # once: the keys never change
     n_frames = max(1, cfg.clip_batch // 5) if frames else 0
     torch.manual_seed(cfg.seed)
     for step in range(cfg.clip_steps):
-        batch = D_balanced(crops, keys, rng, cfg.clip_batch - n_frames)
+        batch = C.draw(crops, chances, rng, cfg.clip_batch - n_frames)
         if n_frames:
             batch += [frames[i] for i in rng.integers(0, len(frames), n_frames)]
         texts = [it.captions[int(rng.integers(len(it.captions)))] for it in batch]
@@ -182,12 +182,6 @@ def train_clip(cfg: TrainConfig, log: Log = print, items: list[D.ClipItem] | Non
             log(f"world-clip step {step + 1}/{cfg.clip_steps} loss {loss.item():.3f} "
                 f"({time.time() - t0:.0f} s)")
     return model.eval()
-
-
-def D_balanced(items: list, keys: list[str], rng: np.random.Generator, n: int, power: float = 1.0) -> list:
-    from vadbench.world.captions import balanced
-
-    return balanced(items, keys, rng, n, power)
 
 
 # -- world-vlm ---------------------------------------------------------------------------------------------
@@ -409,7 +403,8 @@ def train_vlm(cfg: TrainConfig, clip_model: Any | None, log: Log = print,
         distill_vision(model, processor, clip_model, items, cfg, rng, log)
     kinds = ["image" if it.kind == "image" else "video" for it in items]
     groups = {k: [i for i, kk in enumerate(kinds) if kk == k] for k in ("image", "video")}
-    keys = {k: [items[i].key for i in idx] for k, idx in groups.items()}
+    chances = {k: C.balanced_weights([items[i].key for i in idx], cfg.vlm_balance)  # once, not every step
+               for k, idx in groups.items() if idx}
     model.train()
     visual = model.model.visual
     tower = [p for n, p in visual.named_parameters() if not n.startswith("merger.")]
@@ -428,7 +423,7 @@ def train_vlm(cfg: TrainConfig, clip_model: Any | None, log: Log = print,
         kind = "image" if step % 2 == 0 and groups["image"] else "video"
         if not groups[kind]:
             kind = "image"
-        idx = D_balanced(groups[kind], keys[kind], rng, cfg.vlm_batch, cfg.vlm_balance)
+        idx = C.draw(groups[kind], chances[kind], rng, cfg.vlm_batch)
         batch = (encode_items(vlm, [augment_item(items[i], rng) for i in idx]) if encoded is None
                  else [encoded[i] for i in idx])
         out = model(**collate(batch, pad, vocab))
