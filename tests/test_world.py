@@ -285,13 +285,14 @@ def test_only_the_motion_target_lets_the_temporal_patch_see_change(motion, world
 
     from vadbench.world.train import TrainConfig, motion_targets
 
-    cfg = TrainConfig.smoke(distill_steps=3, distill_videos=2, distill_motion=motion)
+    # the dense target (on by default) sees clips too, so it is off here: only the motion target is weighed
+    cfg = TrainConfig.smoke(distill_steps=3, distill_videos=2, distill_motion=motion, distill_dense=0.0)
     model, videos = _distilled(world_items, cfg, videos_per_kind=4)
-    assert {v.media.shape[1:3] for v in videos} >= {(56, 56), (84, 112)}
+    assert {v.media.shape[1:3] for v in videos} >= {(56, 56), (168, 224)}
     w = model.model.visual.patch_embed.proj.weight
     assert torch.equal(w[:, :, 0], w[:, :, 1]) == (motion == 0)
-    clip = next(v.media for v in videos if v.media.shape[1:3] == (84, 112))
-    assert motion_targets(clip, 28).shape == (len(clip) // 2 * 3 * 4, 32)
+    clip = next(v.media for v in videos if v.media.shape[1:3] == (168, 224))
+    assert motion_targets(clip, 28).shape == (len(clip) // 2 * 6 * 8, 32)
 
 
 def test_vision_distillation_is_the_same_from_the_same_seed(world_items, one_torch_thread):
@@ -380,28 +381,30 @@ def test_dense_targets_follow_the_towers_token_order_and_the_flip():
 
 def test_loading_sizes_the_processors_for_the_clip_frames_the_vlm_was_trained_on(tmp_path, one_torch_thread):
     """The shipped world-vlm was trained on clip frames of ``data.CLIP_FRAME_SIZE`` (what its consumers feed
-    it); one trained on larger frames (``--clip-frame-size``, recorded in its manifest) gets processors that
-    keep them whole (224 x 168: 8 x 6 merged tokens per pair of frames instead of a downscaled picture)."""
+    it) and its processors keep them whole (224 x 168: 8 x 6 merged tokens per pair of frames); a manifest
+    with no ``clip_frame_size`` (written before the option) is read as the 112 x 84 frames of those models,
+    and their processors' 112 x 112 pixel cap shrinks a 224 x 168 clip."""
     import shutil
 
     from vadbench.world import WEIGHTS_DIR
-    from vadbench.world.data import CLIP_FRAME_SIZE
+    from vadbench.world.data import CLIP_FRAME_SIZE, LEGACY_CLIP_FRAME_SIZE
     from vadbench.world.store import MANIFEST, clip_frame_size, load_world_vlm, read_manifest
 
-    assert clip_frame_size(WEIGHTS_DIR) == CLIP_FRAME_SIZE
+    assert clip_frame_size(WEIGHTS_DIR) == CLIP_FRAME_SIZE == (224, 168)
     for f in WEIGHTS_DIR.iterdir():
         shutil.copy(f, tmp_path / f.name)
     man = read_manifest(tmp_path)
-    man["training"]["config"]["clip_frame_size"] = [224, 168]
+    del man["training"]["config"]["clip_frame_size"]
     (tmp_path / MANIFEST).write_text(json.dumps(man))
+    assert clip_frame_size(tmp_path) == LEGACY_CLIP_FRAME_SIZE == (112, 84)
     clip = np.zeros((4, 168, 224, 3), np.uint8)
     grids = {}
-    for name, folder in (("shipped", WEIGHTS_DIR), ("224", tmp_path)):
+    for name, folder in (("shipped", WEIGHTS_DIR), ("legacy", tmp_path)):
         proc = load_world_vlm(folder=folder).processor.video_processor
         out = proc(videos=[clip], return_tensors="pt", do_sample_frames=False)
         grids[name] = out["video_grid_thw"][0].tolist()
-    assert grids["224"] == [2, 12, 16]  # patches of 14 px: 6 x 8 merged tokens per pair
-    assert grids["shipped"][1] * grids["shipped"][2] < 12 * 16  # the 112 x 112 pixel cap shrinks it
+    assert grids["shipped"] == [2, 12, 16]  # patches of 14 px: 6 x 8 merged tokens per pair
+    assert grids["legacy"][1] * grids["legacy"][2] < 12 * 16  # the 112 x 112 pixel cap shrinks it
 
 
 def test_stage_two_draws_answers_by_the_balance_power():

@@ -34,9 +34,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
         clip_from: Annotated[Path | None, typer.Option(help="Weights folder whose world-clip is kept (only "
                                                              "world-vlm is trained).")] = None,
         distill_dense: Annotated[float | None, typer.Option(
-            help="Weight of stage 1's dense target on clip tokens (default: config, 0 = off).")] = None,
+            help="Weight of stage 1's dense target on clip tokens (default: config, 0.3; 0 = off).")] = None,
         clip_frame_size: Annotated[str | None, typer.Option(
-            help="Clip frames of the yes / no questions, WxH (default: config, 112x84).")] = None,
+            help="Clip frames of the yes / no questions, WxH (default: config, 224x168).")] = None,
         vlm_balance: Annotated[float | None, typer.Option(
             min=0.0, max=1.0,
             help="Stage 2: 0 = the answers of a question in their natural mix (default), 0.5 = square-root "

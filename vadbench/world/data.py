@@ -59,8 +59,13 @@ def resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
 #: How the world models see an object: a square of ``CROP_SCALE`` times the box's longest side (at least
 #: ``CROP_MIN_SIDE`` px), shifted into the frame (:func:`vadbench.tracks.square_box`), resized to their size.
 CROP_SCALE, CROP_MIN_SIDE = 1.6, 12
-#: The frames of the clips the world-vlm is asked yes / no questions about: (width, height).
-CLIP_FRAME_SIZE = (112, 84)
+#: The frames of the clips the world-vlm is asked yes / no questions about: (width, height); the shipped
+#: world-vlm was trained on them (its manifest's ``clip_frame_size``) and its consumers (COPRA's ``world``
+#: frame geometry) feed it them. 224 x 168 since 2026-12-05; the world-vlms before were trained on
+#: :data:`LEGACY_CLIP_FRAME_SIZE`.
+CLIP_FRAME_SIZE = (224, 168)
+#: The clip frames of every world-vlm trained before ``clip_frame_size`` was recorded in its manifest.
+LEGACY_CLIP_FRAME_SIZE = (112, 84)
 
 
 def crop(frame: np.ndarray, box: Sequence[int], size: int) -> np.ndarray:

@@ -74,8 +74,9 @@ def build_clip(seed: int = 0) -> Any:
         return open_clip.create_model(register_clip(), pretrained=None, device="cpu", precision="fp32")
 
 
-#: Pixel budgets of the VLM's processors: crops 56 x 56 (4 tokens), clip frames 112 x 84 (12 per 2 frames);
-#: a model trained on larger clip frames (``TrainConfig.clip_frame_size``) raises the cap to their area.
+#: Least pixel budgets of the VLM's processors: crops 56 x 56 (4 tokens), clip frames up to 112 x 112; a
+#: model trained on larger clip frames (``TrainConfig.clip_frame_size``; the shipped one: 224 x 168, 48
+#: merged tokens per pair of frames) raises the cap to their area (:func:`vlm_pixels`).
 VLM_PIXELS = {"min_pixels": 56 * 56, "max_pixels": 112 * 112}
 
 
@@ -100,7 +101,7 @@ VLM_VISION = {"depth": 3, "hidden_size": 64, "intermediate_size": 256, "num_head
 
 def build_vlm(seed: int = 0, clip_frame_size: tuple[int, int] | None = None) -> tuple[Any, Any]:
     """A randomly initialised world-vlm: ``(Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor)``, its
-    processors sized for clip frames of ``clip_frame_size`` (default: :data:`VLM_PIXELS`)."""
+    processors sized for clip frames of ``clip_frame_size`` (default: ``data.CLIP_FRAME_SIZE``)."""
     import torch
     from transformers import (
         Qwen2_5_VLConfig,
@@ -133,7 +134,9 @@ def build_vlm(seed: int = 0, clip_frame_size: tuple[int, int] | None = None) -> 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Qwen2_5_VLForConditionalGeneration(cfg)
-    pixels = vlm_pixels(clip_frame_size)
+    from vadbench.world.data import CLIP_FRAME_SIZE
+
+    pixels = vlm_pixels(clip_frame_size or CLIP_FRAME_SIZE)
     processor = Qwen2_5_VLProcessor(
         image_processor=Qwen2VLImageProcessor(**pixels), tokenizer=tokenizer,
         video_processor=Qwen2VLVideoProcessor(**pixels), chat_template=_TINY_CHAT_TEMPLATE,

@@ -133,10 +133,11 @@ def load_world_clip(pretrained: str | os.PathLike[str] | None = WORLD_TAG, devic
 
 def clip_frame_size(folder: Path = WEIGHTS_DIR) -> tuple[int, int]:
     """The clip frame size (W, H) the world-vlm of ``folder`` was trained on: its manifest's training config,
-    else (manifests written before the option) ``data.CLIP_FRAME_SIZE``."""
-    from vadbench.world.data import CLIP_FRAME_SIZE
+    else (manifests written before the option) ``data.LEGACY_CLIP_FRAME_SIZE``."""
+    from vadbench.world.data import LEGACY_CLIP_FRAME_SIZE
 
-    size = read_manifest(folder).get("training", {}).get("config", {}).get("clip_frame_size", CLIP_FRAME_SIZE)
+    config = read_manifest(folder).get("training", {}).get("config", {})
+    size = config.get("clip_frame_size", LEGACY_CLIP_FRAME_SIZE)
     return (int(size[0]), int(size[1]))
 
 

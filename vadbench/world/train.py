@@ -57,9 +57,9 @@ class TrainConfig:
     distill_videos: int = 16  # tracks / clips per distillation step (with ``distill_motion`` > 0)
     #: Stage 1, content: weight of a third target, dense over the merged tokens of clips: which kinds, poses,
     #: actions and places each token's square holds (``data.cell_labels``; binary cross-entropy), with
-    #: ``distill_videos // 2`` clips a step on top; 0 = off (the shipped models). Without it nothing in
-    #: stage 1 shows the tower people at the scale of a whole frame (crops are 1.6 x one object).
-    distill_dense: float = 0.0
+    #: ``distill_videos // 2`` clips a step on top; 0 = off (the world-vlms before 2026-12-05). Without it
+    #: nothing in stage 1 shows the tower people at the scale of a whole frame (crops are 1.6 x one object).
+    distill_dense: float = 0.3
     #: The clip frames of the yes / no questions, (width, height): ``data.CLIP_FRAME_SIZE`` is what the
     #: shipped world-vlm was trained on and what its consumers feed it; another size is recorded in the
     #: manifest, and loading sizes the processors for it.
