@@ -74,12 +74,12 @@ MEASURED = {
     "conditional": (57.59, 56.92, 59.01),
     "none": (63.87, 58.95, 64.90),
     "static": (69.63, 59.73, 65.76),
-    "mil": (59.21, 51.04, 51.74),
+    "mil": (59.21, 52.01, 51.73),  # 2026-12-05 (51.04 / 51.74 on data seeds 1 / 2 on the machine before)
 }
 #: What "beats" must mean here: the mean over the data seeds at least this many points above each
 #: comparison, and above zero-shot and the static LoRA on every data seed. Measured: the generator is below
 #: the static LoRA and zero-shot on every data seed (-7.2 and -4.7 on the mean), so the test is an expected
-#: failure; +3.8 over mil. With world-vlm 55e59f91 (112 x 84 clips): 62.03 / 55.86 / 64.28 (static 59.84 /
+#: failure; +3.5 over mil. With world-vlm 55e59f91 (112 x 84 clips): 62.03 / 55.86 / 64.28 (static 59.84 /
 #: 54.72 / 73.66, zero-shot 63.69 / 58.13 / 70.06); with 60d456fa (every answer drawn alike): 58.78 / 57.77 /
 #: 67.93; on the tiny set (11-12 test videos per world) with 60d456fa 63.82 / 75.76 / 43.38.
 MARGIN = 3.0
@@ -101,7 +101,7 @@ def _synthetic_auc(tmp_path, method: str, preset: str, data_seed: int, **overrid
     raises=AssertionError,
     reason="measured with world-vlm 463f356a (rollout=answer, 8 epochs, frame_geometry=world) on the small "
     "synthetic data, data seeds 0-2: conditional 57.59 / 56.92 / 59.01 (mean 57.84) vs static LoRA 69.63 / "
-    "59.73 / 65.76 (65.04), zero-shot 63.87 / 58.95 / 64.90 (62.57), mil 54.0: beats neither on any data "
+    "59.73 / 65.76 (65.04), zero-shot 63.87 / 58.95 / 64.90 (62.57), mil 54.3: beats neither on any data "
     "seed (card: Learning on synthetic)",
 )
 def test_generator_beats_zero_shot_static_and_mil_on_synthetic_with_world_vlm(tmp_path, one_torch_thread):
